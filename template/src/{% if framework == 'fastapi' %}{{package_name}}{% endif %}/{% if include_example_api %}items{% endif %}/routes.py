@@ -1,0 +1,79 @@
+"""HTTP routes of the items API, as specified in docs/contract.md."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import SessionDep
+from . import service
+from .models import Item
+from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name an item
+
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
+
+
+async def require_json(request: Request) -> None:
+    """Write endpoints accept JSON bodies only (415 otherwise)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "The request body must be application/json."
+        )
+
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+async def get_or_404(session: AsyncSession, item_id: int) -> Item:
+    item = await service.get(session, item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Item {item_id} does not exist.")
+    return item
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemRead,
+    dependencies=[Depends(require_json)],
+)
+async def create_item(
+    data: ItemCreate, session: SessionDep, request: Request, response: Response
+) -> Item:
+    item = await service.create(session, data)
+    response.headers["Location"] = request.url_for("read_item", item_id=item.id).path
+    return item
+
+
+@router.get("")
+async def list_items(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> ItemPage:
+    items, total = await service.page(session, limit, offset)
+    return ItemPage(
+        items=[ItemRead.model_validate(item) for item in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{item_id}", response_model=ItemRead)
+async def read_item(item_id: ItemId, session: SessionDep) -> Item:
+    return await get_or_404(session, item_id)
+
+
+@router.patch("/{item_id}", response_model=ItemRead, dependencies=[Depends(require_json)])
+async def update_item(item_id: ItemId, data: ItemUpdate, session: SessionDep) -> Item:
+    item = await get_or_404(session, item_id)
+    return await service.update(session, item, data)
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_item(item_id: ItemId, session: SessionDep) -> None:
+    await service.delete(session, await get_or_404(session, item_id))

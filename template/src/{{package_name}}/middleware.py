@@ -1,0 +1,125 @@
+"""The service's outermost behaviour, as pure ASGI middleware.
+
+Pure ASGI rather than a framework's middleware base class: `BaseHTTPMiddleware` runs the app in
+another task, which loses context variables and buffers streaming bodies. This middleware
+- takes a valid incoming `X-Request-ID` or makes one, binds it (with method and path) in the
+  structlog context, and returns it on every response, the 413 and 500 ones included;
+- answers 413 for a body over the limit, by its `Content-Length` or while it streams in;
+- turns any exception that escapes the app into a logged, generic 500 problem;
+- writes exactly one access line per request, with its status and duration.
+"""
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+
+from .problems import (
+    PROBLEM_CONTENT_TYPE,
+    REQUEST_ID_HEADER,
+    encode,
+    new_request_id,
+    problem,
+    valid_request_id,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = structlog.get_logger(f"{__package__}.access")
+error_log = structlog.get_logger(f"{__package__}.errors")
+
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = valid_request_id(_header(scope, _REQUEST_ID_KEY)) or new_request_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, method=scope["method"], path=scope["path"]
+        )
+        start = time.perf_counter()
+        status = 500
+        started = False  # a response has begun, from the app or from here
+        answered = False  # this middleware answered; whatever the app sends is dropped
+        received = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (_REQUEST_ID_KEY, request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        async def answer(status_code: int, detail: str) -> None:
+            nonlocal answered
+            body = encode(problem(status_code, detail, instance=scope["path"]))
+            headers = [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode("latin-1")),
+                (b"content-length", str(len(body)).encode("latin-1")),
+            ]
+            await send_with_id(
+                {"type": "http.response.start", "status": status_code, "headers": headers}
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
+            answered = True
+
+        async def app_send(message: Message) -> None:
+            if not answered:
+                await send_with_id(message)
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request" and not answered:
+                received += len(message.get("body", b""))
+                if received > self.max_body_size and not started:
+                    await answer(413, f"The request body exceeds {self.max_body_size} bytes.")
+                    # Tell the app the client is gone, so it stops reading and responding.
+                    return {"type": "http.disconnect"}
+            return message
+
+        try:
+            declared = _header(scope, b"content-length")
+            if declared and declared.isdigit() and int(declared) > self.max_body_size:
+                await answer(413, f"The request body exceeds {self.max_body_size} bytes.")
+            else:
+                await self.app(scope, limited_receive, app_send)
+        except Exception:  # noqa: BLE001 - the service's last line of defence, logged below
+            if answered:  # the app only failed to read the body this middleware refused
+                return
+            # The one place unexpected errors are logged, with their traceback; the client gets
+            # a generic problem that reveals nothing of the exception.
+            error_log.exception("unhandled_exception")
+            if not started:
+                await answer(500, "The server could not complete the request.")
+        finally:
+            access_log.info(
+                "request",
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )

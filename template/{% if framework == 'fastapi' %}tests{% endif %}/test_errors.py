@@ -1,0 +1,95 @@
+"""Every error is an RFC 9457 problem carrying the request id; nothing leaks on a 500."""
+
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from httpx import AsyncClient
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "about:blank"
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+async def test_unknown_route_is_404(client: AsyncClient) -> None:
+    body = assert_problem(await client.get("/no/such/route"), 404)
+    assert body["instance"] == "/no/such/route"
+
+
+async def test_wrong_method_is_405(client: AsyncClient) -> None:
+    response = await client.delete("/health/live")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET"
+
+
+async def test_oversized_body_is_413_by_content_length(client: AsyncClient, app: FastAPI) -> None:
+    limit = app.state.settings.max_body_size
+    response = await client.post("/health/live", content=b"x" * (limit + 1))
+    assert_problem(response, 413)
+    # The service is still up.
+    assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_oversized_streamed_body_is_413(client: AsyncClient, app: FastAPI) -> None:
+    async def body_size(request: Request) -> int:
+        return len(await request.body())
+
+    app.add_api_route("/body-size", body_size, methods=["POST"])
+    limit = app.state.settings.max_body_size
+
+    async def chunks():  # no Content-Length: the limit applies while the body streams in
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    assert_problem(await client.post("/body-size", content=chunks()), 413)
+    assert (await client.post("/body-size", content=b"x" * limit)).json() == limit
+
+
+async def test_unhandled_exception_is_a_generic_500(client: AsyncClient, app: FastAPI) -> None:
+    async def explode() -> None:
+        raise RuntimeError("secret connection string: postgres://admin:hunter2@db")
+
+    app.add_api_route("/explode", explode)
+    response = await client.get("/explode")
+    body = assert_problem(response, 500)
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
+    assert body["detail"] == "The server could not complete the request."
+
+
+async def test_request_id_is_generated(client: AsyncClient) -> None:
+    first = (await client.get("/health/live")).headers["x-request-id"]
+    second = (await client.get("/health/live")).headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+async def test_valid_request_id_is_echoed(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "trace-42.a:b_c"})
+    assert response.headers["x-request-id"] == "trace-42.a:b_c"
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    ["", "has space", "<script>", "a" * 129, "ünïcode", "-leading-dash"],
+)
+async def test_invalid_request_id_is_replaced(client: AsyncClient, incoming: str) -> None:
+    response = await client.get(
+        "/no/such/route", headers={"X-Request-ID": incoming.encode("utf-8")}
+    )
+    request_id = response.headers["x-request-id"]
+    assert request_id != incoming
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert response.json()["request_id"] == request_id
