@@ -1,0 +1,99 @@
+"""The questions: derived defaults, and bad answers refused with a message, writing nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from copier import run_copy
+
+
+def copy(destination: Path, **data: object) -> None:
+    run_copy(
+        str(ROOT),
+        str(destination),
+        data=data,
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        skip_tasks=True,  # no --trust needed: the render is pure
+    )
+
+
+def test_stdlib_list_covers_this_interpreter() -> None:
+    config = yaml.safe_load((ROOT / "copier" / "stdlib-modules.yml").read_text())
+    listed = set(config["stdlib_modules"]["default"])
+    public = {name for name in sys.stdlib_module_names if not name.startswith("_")}
+    assert public <= listed, sorted(public - listed)
+
+
+def test_names_are_derived_from_the_project_name(tmp_path: Path) -> None:
+    copy(tmp_path / "out", project_name="  Billing API 2 ")
+    answers = yaml.safe_load((tmp_path / "out" / ".copier-answers.yml").read_text())
+    assert answers["project_slug"] == "billing-api-2"
+    assert answers["package_name"] == "billing_api_2"
+    assert (tmp_path / "out" / "src" / "billing_api_2" / "app.py").is_file()
+    prefix_line = "BILLING_API_2_DATABASE_URL="
+    assert prefix_line in (tmp_path / "out" / ".env.example").read_text()
+
+
+def test_copy_without_trust_succeeds_when_tasks_are_skipped(tmp_path: Path) -> None:
+    copy(tmp_path / "out")
+    assert (tmp_path / "out" / "pyproject.toml").is_file()
+    assert not (tmp_path / "out" / "uv.lock").exists()  # the task did not run
+
+
+BAD_ANSWERS = [
+    ({"project_name": "   "}, "must not be empty"),
+    ({"project_slug": "My Service"}, "not a valid slug"),
+    ({"project_slug": "MyService"}, "not a valid slug"),
+    ({"project_slug": "1service"}, "not a valid slug"),
+    ({"project_slug": "service-"}, "not a valid slug"),
+    ({"project_slug": "my--service"}, "not a valid slug"),
+    ({"package_name": "class"}, "is a Python keyword"),
+    ({"package_name": "logging"}, "standard-library module"),
+    ({"package_name": "json"}, "standard-library module"),
+    ({"package_name": "test"}, "standard-library module"),
+    ({"package_name": "my-service"}, "not a valid package name"),
+    ({"package_name": "9lives"}, "not a valid package name"),
+    ({"package_name": "fastapi"}, "already used by a dependency"),
+    ({"author_name": ""}, "must not be empty"),
+    ({"author_email": "not-an-email"}, "not a valid e-mail"),
+    ({"author_email": "a@b"}, "not a valid e-mail"),
+    ({"framework": "django"}, "not available in this release"),
+    ({"framework": "flask"}, "flask"),
+    ({"database": "oracle"}, "oracle"),
+    ({"python_version": "3.11"}, "3.11"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_ANSWERS, ids=lambda x: str(x)[:40])
+def test_bad_answer_is_refused_and_nothing_is_written(
+    tmp_path: Path, data: dict[str, object], message: str
+) -> None:
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError, match=message):
+        copy(destination, **data)
+    assert not destination.exists() or not any(destination.iterdir())
+
+
+def test_post_copy_task_explains_missing_tools(tmp_path: Path) -> None:
+    # No uv and no git on PATH: the task says what it skipped and still succeeds.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "copier" / "post_copy.py")],
+        cwd=tmp_path,
+        env={"PATH": str(tmp_path / "empty-bin")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "`uv` not found, skipped locking dependencies" in result.stdout
+    assert "run `uv lock` later" in result.stdout
+    assert "`git` not found, skipped creating a git repository" in result.stdout
+    assert not (tmp_path / ".git").exists()

@@ -1,0 +1,161 @@
+"""Fast tier: every FastAPI variant renders completely, parses, and passes its own ruff."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import FAST_VARIANTS, Variant, run
+
+RUFF = str(Path(sys.prefix) / "bin" / "ruff")
+
+# What is left of Jinja after GitHub expressions (`${{ ... }}`) are set aside. A lone `}}`
+# is legitimate (nested dict literals), an opening delimiter never is.
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
+
+ANSWER_KEYS = {
+    "_commit",
+    "_src_path",
+    "project_name",
+    "project_slug",
+    "package_name",
+    "description",
+    "author_name",
+    "author_email",
+    "python_version",
+    "framework",
+    "database",
+    "include_example_api",
+    "free_threading",
+}
+
+
+@pytest.fixture(scope="module", params=FAST_VARIANTS, ids=lambda v: v.id)
+def rendered(request: pytest.FixtureRequest, copie_session) -> tuple[Variant, Path]:
+    """One render of the working tree per variant, shared by the checks below.
+
+    pytest-copie renders in-process with `--trust`, so the post-copy task (uv lock, git init)
+    runs as it does for a user who trusts the template.
+    """
+    variant: Variant = request.param
+    result = copie_session.copy(extra_answers=variant.answers(), vcs_ref="HEAD")
+    assert result.exit_code == 0, result.exception
+    return variant, result.project_dir
+
+
+def project_files(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts
+    )
+
+
+def test_no_unrendered_jinja(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    for path in project_files(root):
+        relative = path.relative_to(root)
+        assert not JINJA_LEFTOVER.search(str(relative)), relative
+        assert path.suffix != ".jinja", relative
+        if path.name == "uv.lock":
+            continue
+        text = GITHUB_EXPRESSION.sub("", path.read_text(encoding="utf-8"))
+        assert not JINJA_LEFTOVER.search(text), f"unrendered Jinja in {relative}"
+
+
+def test_config_files_parse(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    files = project_files(root)
+    for path in files:
+        if path.suffix == ".toml" or path.name == "uv.lock":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix in {".yml", ".yaml"}:
+            assert yaml.safe_load(path.read_text(encoding="utf-8")) is not None, path
+
+
+def test_expected_files(rendered: tuple[Variant, Path]) -> None:
+    variant, root = rendered
+    package = root / "src" / "my_service"
+    for name in (
+        "__init__.py",
+        "__main__.py",
+        "app.py",
+        "cli.py",
+        "db.py",
+        "errors.py",
+        "health.py",
+        "logging.py",
+        "middleware.py",
+        "problems.py",
+        "settings.py",
+        "validators.py",
+        "migrations/env.py",
+        "migrations/versions/0001_initial.py",
+    ):
+        assert (package / name).is_file(), name
+    for name in (
+        "README.md",
+        ".gitignore",
+        ".env.example",
+        ".pre-commit-config.yaml",
+        ".github/workflows/ci.yml",
+        "tests/conftest.py",
+        "tests/test_health.py",
+        "tests/test_errors.py",
+        "tests/test_logging.py",
+        "uv.lock",  # written by the post-copy task
+        ".git/HEAD",  # likewise
+    ):
+        assert (root / name).is_file(), name
+    assert (package / "items").is_dir() == variant.include_example_api
+    assert (root / "tests" / "test_items.py").is_file() == variant.include_example_api
+    assert not (root / ".env").exists()  # never generated: it would hold local secrets
+
+
+def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
+    variant, root = rendered
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\[<>=!~; ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
+    assert {"fastapi", "granian", "sqlalchemy", "alembic", "structlog"} <= names
+    assert ("asyncpg" in names) == (variant.database == "postgresql")
+    assert ("aiosqlite" in names) == (variant.database == "sqlite")
+    # orjson and psycopg-binary re-enable the GIL or lack free-threaded wheels.
+    assert not names & {"orjson", "psycopg-binary", "uvloop"}
+    assert project["requires-python"] == f">={variant.python_version}"
+    assert "sqlalchemy[asyncio]>=2.1" in project["dependencies"]
+    lock = tomllib.loads((root / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    assert tuple(int(part) for part in locked["sqlalchemy"].split(".")[:2]) >= (2, 1)
+
+
+def test_answers_file_has_answers_only(rendered: tuple[Variant, Path]) -> None:
+    variant, root = rendered
+    answers = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    assert set(answers) == ANSWER_KEYS
+    for key, value in variant.answers().items():
+        assert answers[key] == value
+
+
+def test_ruff_clean(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    run(root, RUFF, "check", "--no-cache", ".")
+    run(root, RUFF, "format", "--no-cache", "--check", ".")
+
+
+def test_ci_workflow_matrix(rendered: tuple[Variant, Path]) -> None:
+    variant, root = rendered
+    workflow = yaml.safe_load((root / ".github/workflows/ci.yml").read_text())
+    jobs = workflow["jobs"]
+    expected = [v for v in ("3.12", "3.13", "3.14") if v >= variant.python_version]
+    if variant.free_threading:
+        expected.append("3.14t")
+    assert jobs["test"]["strategy"]["matrix"]["python"] == expected
+    assert jobs["test"]["strategy"]["fail-fast"] is False
+    assert ("services" in jobs["test"]) == (variant.database == "postgresql")
+    assert workflow["permissions"] == {"contents": "read"}
+    lint_steps = " ".join(step.get("run", "") for step in jobs["lint"]["steps"])
+    for command in ("uv lock --check", "ruff check", "ruff format --check"):
+        assert command in lint_steps
