@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, exc
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -91,16 +91,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
-def is_unique_violation(error: exc.IntegrityError) -> bool:
-    """Whether the database refused a duplicate value, by error code rather than message."""
-    orig = error.orig
-    # PostgreSQL (asyncpg, psycopg): SQLSTATE 23505 unique_violation.
-    if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
-        return True
-    # SQLite: extended result codes SQLITE_CONSTRAINT_UNIQUE (2067) / _PRIMARYKEY (1555).
-    return getattr(orig, "sqlite_errorcode", None) in {2067, 1555}
 
 
 def migrate(database_url: str, revision: str = "head") -> None:

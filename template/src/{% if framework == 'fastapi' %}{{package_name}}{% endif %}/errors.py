@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
-from .db import is_unique_violation
+from .dberrors import is_unique_violation
 from .problems import PROBLEM_CONTENT_TYPE, encode, field_errors, problem
 
 

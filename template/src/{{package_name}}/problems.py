@@ -76,3 +76,9 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """Whether a Content-Type header declares JSON (`application/json`, parameters allowed)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"

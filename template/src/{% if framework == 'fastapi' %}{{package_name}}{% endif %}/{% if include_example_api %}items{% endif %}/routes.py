@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import SessionDep
+from ..problems import is_json_media_type
 from . import service
 from .models import Item
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
@@ -16,9 +17,8 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
 
 
 async def require_json(request: Request) -> None:
-    """Write endpoints accept JSON bodies only (415 otherwise)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
+    """A write request's body must be JSON (415); an empty body is left to validation (422)."""
+    if await request.body() and not is_json_media_type(request.headers.get("content-type")):
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "The request body must be application/json."
         )

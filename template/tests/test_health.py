@@ -1,10 +1,13 @@
 """Liveness and readiness, including readiness while the database is unreachable."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import FastAPI
 from httpx import AsyncClient
+
+Restore = Callable[[], Awaitable[None]]
+Outage = Callable[[], AbstractAsyncContextManager[tuple[AsyncClient, Restore]]]
 
 
 async def test_live(client: AsyncClient) -> None:
@@ -19,18 +22,18 @@ async def test_ready(client: AsyncClient) -> None:
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-async def test_ready_reports_database_outage_and_recovers(
-    unavailable_database: tuple[str, Callable[[], Awaitable[None]]],
-    app_for: Callable[[str], FastAPI],
-    serve: Callable[[FastAPI], AbstractAsyncContextManager[AsyncClient]],
-) -> None:
-    url, bring_up = unavailable_database
-    async with serve(app_for(url)) as client:
+async def test_ready_reports_database_outage_and_recovers(database_outage: Outage) -> None:
+    async with database_outage() as (client, restore):
         down = await client.get("/health/ready")
         assert down.status_code == 503
         assert down.headers["content-type"] == "application/problem+json"
         assert down.json()["detail"] == "The database is unavailable."
         assert (await client.get("/health/live")).status_code == 200
 
-        await bring_up()  # the database comes back: readiness recovers without a restart
-        assert (await client.get("/health/ready")).status_code == 200
+        await restore()  # the database comes back: readiness recovers without a restart
+        for _ in range(60):  # a connection pool may take a moment to reconnect
+            if (await client.get("/health/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("readiness did not recover within 15 s")

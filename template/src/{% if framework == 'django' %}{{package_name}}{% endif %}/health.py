@@ -1,0 +1,43 @@
+"""Liveness and readiness probes."""
+
+import asyncio
+
+import structlog
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from .errors import problem_response
+from .settings import get_settings
+
+router = Router(tags=["health"])
+logger = structlog.get_logger(__name__)
+
+
+@router.get("/live")
+async def live(request: HttpRequest) -> dict[str, str]:
+    """The process is up and serving requests."""
+    return {"status": "ok"}
+
+
+def _select_one() -> None:
+    # No async cursor in Django: this runs in the ORM's thread, like the async ORM methods do.
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        connection.close()  # a broken connection must not be reused by the next request
+        raise
+
+
+@router.get("/ready", response={200: dict[str, str]})
+async def ready(request: HttpRequest) -> dict[str, str] | HttpResponse:
+    """The service can do its work: the database answers `SELECT 1`."""
+    try:
+        await asyncio.wait_for(sync_to_async(_select_one)(), timeout=get_settings().db_timeout)
+    except Exception as error:  # noqa: BLE001 - whatever the cause, the database is unusable
+        # A warning without traceback: probes repeat every few seconds while the database is down.
+        logger.warning("database_unavailable", error=f"{type(error).__name__}: {error}")
+        return problem_response(request, 503, "The database is unavailable.")
+    return {"status": "ok", "database": "ok"}

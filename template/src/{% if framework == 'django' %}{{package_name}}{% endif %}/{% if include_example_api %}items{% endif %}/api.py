@@ -1,0 +1,74 @@
+"""HTTP routes of the items API, as specified in docs/contract.md (async ORM throughout)."""
+
+from typing import Annotated
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Path, Query, Router, Status
+from ninja.errors import HttpError
+
+from ..problems import is_json_media_type
+from .models import Item
+from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name an item
+
+router = Router(tags=["items"])
+
+
+def require_json(request: HttpRequest) -> None:
+    if request.body and not is_json_media_type(request.content_type):
+        raise HttpError(415, "The request body must be application/json.")
+
+
+async def get_or_404(item_id: int) -> Item:
+    try:
+        return await Item.objects.aget(pk=item_id)
+    except Item.DoesNotExist:
+        raise HttpError(404, f"Item {item_id} does not exist.") from None
+
+
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
+
+
+@router.post("", response={201: ItemRead})
+async def create_item(request: HttpRequest, response: HttpResponse, data: ItemCreate) -> Item:
+    require_json(request)
+    now = timezone.now()
+    item = await Item.objects.acreate(**data.model_dump(), created_at=now, updated_at=now)
+    response["Location"] = f"{request.path}/{item.pk}"
+    return item
+
+
+@router.get("", response=ItemPage)
+async def list_items(
+    request: HttpRequest,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> ItemPage:
+    rows = Item.objects.order_by("id")[offset : offset + limit]
+    items = [ItemRead.model_validate(item) async for item in rows]
+    return ItemPage(items=items, total=await Item.objects.acount(), limit=limit, offset=offset)
+
+
+@router.get("/{item_id}", response=ItemRead)
+async def read_item(request: HttpRequest, item_id: ItemId) -> Item:
+    return await get_or_404(item_id)
+
+
+@router.patch("/{item_id}", response=ItemRead)
+async def update_item(request: HttpRequest, item_id: ItemId, data: ItemUpdate) -> Item:
+    require_json(request)
+    item = await get_or_404(item_id)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(item, field, value)
+    item.updated_at = timezone.now()
+    await item.asave()
+    return item
+
+
+@router.delete("/{item_id}", response={204: None})
+async def delete_item(request: HttpRequest, item_id: ItemId) -> Status[None]:
+    item = await get_or_404(item_id)
+    await item.adelete()
+    return Status(204, None)
