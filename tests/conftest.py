@@ -53,18 +53,25 @@ class Variant:
         }
 
 
-# Fast tier: every FastAPI combination of database x example API x free-threading.
+# Fast tier: every combination of framework x database x example API x free-threading.
 FAST_VARIANTS = [
-    Variant(database=db, include_example_api=api, free_threading=ft)
-    for db, api, ft in itertools.product(("sqlite", "postgresql"), (True, False), (True, False))
+    Variant(framework=fw, database=db, include_example_api=api, free_threading=ft)
+    for fw, db, api, ft in itertools.product(
+        ("fastapi", "django"), ("sqlite", "postgresql"), (True, False), (True, False)
+    )
 ]
 
-# Build tier: each database with and without the example API, on two minimum Pythons.
+# Build tier: per framework, each database with and without the example API, on two of the
+# minimum Pythons.
 BUILD_VARIANTS = [
-    Variant(database="sqlite", include_example_api=True),
-    Variant(database="sqlite", include_example_api=False, python_version="3.12"),
-    Variant(database="postgresql", include_example_api=True, python_version="3.12"),
-    Variant(database="postgresql", include_example_api=False),
+    Variant(framework=fw, database=db, include_example_api=api, python_version=py)
+    for fw in ("fastapi", "django")
+    for db, api, py in (
+        ("sqlite", True, "3.13"),
+        ("sqlite", False, "3.12"),
+        ("postgresql", True, "3.12"),
+        ("postgresql", False, "3.13"),
+    )
 ]
 
 

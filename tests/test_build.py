@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,14 @@ def variant(request: pytest.FixtureRequest) -> Variant:
 @pytest.fixture
 def database_url(variant: Variant, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database the served process uses: a new PostgreSQL database, or a SQLite file."""
+    # SQLAlchemy URLs name the async driver; Django's name only the database.
+    fastapi = variant.framework == "fastapi"
     if variant.database == "postgresql":
         name = request.getfixturevalue("postgres_database")
-        return f"{POSTGRES_SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    return f"sqlite+aiosqlite:///{tmp_path / 'served.sqlite3'}"
+        scheme = "postgresql+asyncpg" if fastapi else "postgresql"
+        return f"{POSTGRES_SERVER.replace('postgresql', scheme, 1)}/{name}"
+    scheme = "sqlite+aiosqlite" if fastapi else "sqlite"
+    return f"{scheme}:///{tmp_path / 'served.sqlite3'}"
 
 
 def test_service_builds_tests_and_serves(copie, variant: Variant, database_url: str) -> None:
@@ -99,6 +104,18 @@ def test_service_builds_tests_and_serves(copie, variant: Variant, database_url: 
     command = str(project / ".venv" / "bin" / "my-service")
     migrated = run(project, command, "migrate", env=service_env)
     assert all(json.loads(line) for line in migrated.stdout.splitlines())
+
+    if variant.framework == "django":
+        python = str(project / ".venv" / "bin" / "python")
+        run(project, python, "manage.py", "makemigrations", "--check", "--dry-run", env=service_env)
+        production = {
+            **service_env,
+            "MY_SERVICE_DEBUG": "false",
+            "MY_SERVICE_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+            "MY_SERVICE_ALLOWED_HOSTS": "api.example.com",
+        }
+        deploy = ("check", "--deploy", "--fail-level", "WARNING")
+        assert "no issues" in run(project, python, "manage.py", *deploy, env=production).stdout
 
     with (project / "serve.log").open("w+") as log:
         process = subprocess.Popen(

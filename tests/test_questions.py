@@ -65,7 +65,6 @@ BAD_ANSWERS = [
     ({"author_name": ""}, "must not be empty"),
     ({"author_email": "not-an-email"}, "not a valid e-mail"),
     ({"author_email": "a@b"}, "not a valid e-mail"),
-    ({"framework": "django"}, "not available in this release"),
     ({"framework": "flask"}, "flask"),
     ({"database": "oracle"}, "oracle"),
     ({"python_version": "3.11"}, "3.11"),

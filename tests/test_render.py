@@ -76,26 +76,59 @@ def test_config_files_parse(rendered: tuple[Variant, Path]) -> None:
             assert yaml.safe_load(path.read_text(encoding="utf-8")) is not None, path
 
 
+SHARED_MODULES = [
+    "__init__.py",
+    "__main__.py",
+    "cli.py",
+    "dberrors.py",
+    "errors.py",
+    "health.py",
+    "logging.py",
+    "middleware.py",
+    "problems.py",
+    "settings.py",
+    "validators.py",
+]
+FRAMEWORK_MODULES = {
+    "fastapi": [
+        "app.py",
+        "db.py",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/0001_initial.py",
+    ],
+    "django": [
+        "api.py",
+        "config/settings.py",
+        "config/urls.py",
+        "config/asgi.py",
+        "config/database.py",
+    ],
+}
+EXAMPLE_MODULES = {
+    "fastapi": ["items/models.py", "items/schemas.py", "items/service.py", "items/routes.py"],
+    "django": [
+        "items/models.py",
+        "items/schemas.py",
+        "items/api.py",
+        "items/admin.py",
+        "items/apps.py",
+        "items/migrations/0001_initial.py",
+    ],
+}
+OTHER_FRAMEWORK = {"fastapi": "django", "django": "fastapi"}
+
+
 def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     variant, root = rendered
     package = root / "src" / "my_service"
-    for name in (
-        "__init__.py",
-        "__main__.py",
-        "app.py",
-        "cli.py",
-        "db.py",
-        "errors.py",
-        "health.py",
-        "logging.py",
-        "middleware.py",
-        "problems.py",
-        "settings.py",
-        "validators.py",
-        "migrations/env.py",
-        "migrations/versions/0001_initial.py",
-    ):
+    framework = variant.framework
+    for name in SHARED_MODULES + FRAMEWORK_MODULES[framework]:
         assert (package / name).is_file(), name
+    for name in FRAMEWORK_MODULES[OTHER_FRAMEWORK[framework]]:
+        assert not (package / name).exists(), f"{name} belongs to the other framework"
+    for name in EXAMPLE_MODULES[framework]:
+        assert (package / name).is_file() == variant.include_example_api, name
     for name in (
         "README.md",
         ".gitignore",
@@ -110,25 +143,56 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
         ".git/HEAD",  # likewise
     ):
         assert (root / name).is_file(), name
-    assert (package / "items").is_dir() == variant.include_example_api
     assert (root / "tests" / "test_items.py").is_file() == variant.include_example_api
-    assert not (root / ".env").exists()  # never generated: it would hold local secrets
+    is_django = framework == "django"
+    assert (root / "manage.py").is_file() == is_django
+    assert (root / "tests" / "test_django.py").is_file() == is_django
+    assert (root / "tests" / "test_admin.py").is_file() == (
+        is_django and variant.include_example_api
+    )
+    assert (root / ".env").is_file() == is_django  # Django's development secret key
+
+
+def test_secret_key_lives_in_the_git_ignored_env_only(rendered: tuple[Variant, Path]) -> None:
+    variant, root = rendered
+    if variant.framework != "django":
+        assert not (root / ".env").exists()
+        return
+    [line] = [
+        line
+        for line in (root / ".env").read_text().splitlines()
+        if line.startswith("MY_SERVICE_SECRET_KEY=")
+    ]
+    key = line.split("=", 1)[1]
+    assert len(key) >= 50
+    assert len(set(key)) > 5
+    assert key not in (root / ".copier-answers.yml").read_text()
+    assert run(root, "git", "check-ignore", ".env").stdout.strip() == ".env"
 
 
 def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
     variant, root = rendered
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[\[<>=!~; ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
-    assert {"fastapi", "granian", "sqlalchemy", "alembic", "structlog"} <= names
-    assert ("asyncpg" in names) == (variant.database == "postgresql")
-    assert ("aiosqlite" in names) == (variant.database == "sqlite")
-    # orjson and psycopg-binary re-enable the GIL or lack free-threaded wheels.
-    assert not names & {"orjson", "psycopg-binary", "uvloop"}
+    assert {"granian", "structlog", "pydantic-settings"} <= names
+    if variant.framework == "fastapi":
+        assert {"fastapi", "sqlalchemy", "alembic"} <= names
+        assert ("asyncpg" in names) == (variant.database == "postgresql")
+        assert ("aiosqlite" in names) == (variant.database == "sqlite")
+        assert "sqlalchemy[asyncio]>=2.1" in project["dependencies"]
+    else:
+        assert {"django", "django-ninja"} <= names
+        assert ("psycopg" in names) == (variant.database == "postgresql")
+    # These re-enable the GIL or have no free-threaded wheels.
+    assert not names & {"orjson", "psycopg-binary", "uvloop", "daphne"}
     assert project["requires-python"] == f">={variant.python_version}"
-    assert "sqlalchemy[asyncio]>=2.1" in project["dependencies"]
     lock = tomllib.loads((root / "uv.lock").read_text())
     locked = {package["name"]: package["version"] for package in lock["package"]}
-    assert tuple(int(part) for part in locked["sqlalchemy"].split(".")[:2]) >= (2, 1)
+    assert "psycopg-binary" not in locked
+    if variant.framework == "fastapi":
+        assert tuple(int(part) for part in locked["sqlalchemy"].split(".")[:2]) >= (2, 1)
+    else:
+        assert int(locked["django"].split(".")[0]) >= 6
 
 
 def test_answers_file_has_answers_only(rendered: tuple[Variant, Path]) -> None:
