@@ -30,6 +30,7 @@ class Variant:
     include_example_api: bool = True
     free_threading: bool = True
     python_version: str = "3.13"
+    ci: str = "github"
 
     @property
     def id(self) -> str:
@@ -50,6 +51,7 @@ class Variant:
             "include_example_api": self.include_example_api,
             "free_threading": self.free_threading,
             "python_version": self.python_version,
+            "ci": self.ci,
         }
 
 
@@ -124,7 +126,7 @@ def run(
 def find_python(version: str) -> str:
     """An interpreter for `version` that uv can use without downloading one."""
     result = subprocess.run(
-        [uv(), "python", "find", "--system", version],
+        [uv(), "python", "find", version],
         env=clean_env(),
         capture_output=True,
         text=True,
