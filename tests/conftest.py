@@ -31,6 +31,7 @@ class Variant:
     free_threading: bool = True
     python_version: str = "3.13"
     ci: str = "github"
+    django_admin: bool = True
 
     @property
     def id(self) -> str:
@@ -40,12 +41,14 @@ class Variant:
                 self.database,
                 "api" if self.include_example_api else "bare",
                 "ft" if self.free_threading else "gil",
+                *([] if self.django_admin else ["noadmin"]),
                 f"py{self.python_version}",
             ]
         )
 
     def answers(self) -> dict[str, object]:
-        return {
+        answers: dict[str, object] = {"django_admin": self.django_admin}
+        return answers | {
             "framework": self.framework,
             "database": self.database,
             "include_example_api": self.include_example_api,
@@ -61,6 +64,9 @@ FAST_VARIANTS = [
     for fw, db, api, ft in itertools.product(
         ("fastapi", "django"), ("sqlite", "postgresql"), (True, False), (True, False)
     )
+] + [
+    Variant(framework="django", database=db, include_example_api=api, django_admin=False)
+    for db, api in (("sqlite", True), ("postgresql", False))
 ]
 
 # Build tier: per framework, each database with and without the example API, on two of the
@@ -74,7 +80,7 @@ BUILD_VARIANTS = [
         ("postgresql", True, "3.12"),
         ("postgresql", False, "3.13"),
     )
-]
+] + [Variant(framework="django", include_example_api=True, django_admin=False)]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

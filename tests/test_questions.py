@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-
 from copier import run_copy
 
 
@@ -26,7 +25,7 @@ def copy(destination: Path, **data: object) -> None:
 
 
 def test_stdlib_list_covers_this_interpreter() -> None:
-    config = yaml.safe_load((ROOT / "copier" / "stdlib-modules.yml").read_text())
+    config = yaml.safe_load((ROOT / "meta" / "stdlib-modules.yml").read_text())
     listed = set(config["stdlib_modules"]["default"])
     public = {name for name in sys.stdlib_module_names if not name.startswith("_")}
     assert public <= listed, sorted(public - listed)
@@ -84,7 +83,7 @@ def test_bad_answer_is_refused_and_nothing_is_written(
 def test_post_copy_task_explains_missing_tools(tmp_path: Path) -> None:
     # No uv and no git on PATH: the task says what it skipped and still succeeds.
     result = subprocess.run(
-        [sys.executable, str(ROOT / "copier" / "post_copy.py")],
+        [sys.executable, str(ROOT / "meta" / "post_copy.py")],
         cwd=tmp_path,
         env={"PATH": str(tmp_path / "empty-bin")},
         capture_output=True,

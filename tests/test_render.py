@@ -112,7 +112,6 @@ EXAMPLE_MODULES = {
         "items/models.py",
         "items/schemas.py",
         "items/api.py",
-        "items/admin.py",
         "items/apps.py",
         "items/migrations/0001_initial.py",
     ],
@@ -148,13 +147,28 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     is_django = framework == "django"
     assert (root / "manage.py").is_file() == is_django
     assert (root / "tests" / "test_django.py").is_file() == is_django
-    assert (root / "tests" / "test_admin.py").is_file() == (
-        is_django and variant.include_example_api
-    )
+    has_admin = is_django and variant.django_admin
+    assert (root / "tests" / "test_admin.py").is_file() == has_admin
+    assert (package / "items" / "admin.py").is_file() == (has_admin and variant.include_example_api)
+    assert ("django.contrib.admin" in _text(package / "config" / "settings.py")) == has_admin
     assert (root / ".env").is_file() == is_django  # Django's development secret key
     assert (root / "tests" / "test_units.py").is_file()
     assert (root / "scripts" / "check_free_threading.py").is_file() == variant.free_threading
     assert (root / "tests" / "test_free_threading.py").is_file() == variant.free_threading
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def test_no_empty_directories(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    empty = [
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_dir() and ".git" not in path.relative_to(root).parts and not any(path.iterdir())
+    ]
+    assert empty == []
 
 
 def test_secret_key_lives_in_the_git_ignored_env_only(rendered: tuple[Variant, Path]) -> None:
@@ -202,9 +216,11 @@ def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
 def test_answers_file_has_answers_only(rendered: tuple[Variant, Path]) -> None:
     variant, root = rendered
     answers = yaml.safe_load((root / ".copier-answers.yml").read_text())
-    assert set(answers) == ANSWER_KEYS
-    for key, value in variant.answers().items():
-        assert answers[key] == value
+    # A question hidden by `when` (django_admin for FastAPI) is not recorded.
+    expected = ANSWER_KEYS | ({"django_admin"} if variant.framework == "django" else set())
+    assert set(answers) == expected
+    for key in expected - {"_commit", "_src_path"}:
+        assert answers[key] == variant.answers().get(key, answers[key])
 
 
 def test_ruff_clean(rendered: tuple[Variant, Path]) -> None:
