@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import (
+from harness import (
     BUILD_VARIANTS,
     POSTGRES_SERVER,
     Variant,

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FAST_VARIANTS, ROOT, Variant, run
-
 from copier import run_copy
+from harness import FAST_VARIANTS, ROOT, Variant, run
 
 BIN = Path(sys.prefix) / "bin"
 PYTHON_VERSIONS = ("3.12", "3.13", "3.14")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
-from conftest import ROOT
 from copier import run_copy
 from copier.errors import InteractiveSessionError
+from harness import ROOT
 
 COPIER = str(Path(sys.prefix) / "bin" / "copier")
 UP, DOWN, ENTER, CLEAR_LINE = "\x1b[A", "\x1b[B", "\r", "\x15"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 from copier import run_copy
+from harness import ROOT
 
 
 def copy(destination: Path, **data: object) -> None:

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env, free_port
+from harness import ROOT, clean_env, free_port
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FAST_VARIANTS, Variant, run
+from harness import FAST_VARIANTS, Variant, run
 
 RUFF = str(Path(sys.prefix) / "bin" / "ruff")
 

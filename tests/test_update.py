@@ -12,9 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env, run, uv
-
 from copier import run_copy, run_recopy, run_update
+from harness import ROOT, clean_env, run, uv
 
 pytestmark = pytest.mark.build
 
