@@ -8,13 +8,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from .dberrors import is_unique_violation
-from .problems import PROBLEM_CONTENT_TYPE, encode, field_errors, problem
+from .problems import (
+    DATABASE_UNAVAILABLE,
+    PROBLEM_CONTENT_TYPE,
+    UNIQUE_CONFLICT,
+    encode,
+    field_errors,
+    problem,
+    report_database_outage,
+)
 
 
 def problem_response(
@@ -34,7 +42,16 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
     return problem_response(request, 422, "The request is invalid.", errors=field_errors(errors))
 
 
+class UnsupportedMediaTypeError(ValueError):
+    """A request body declared as something other than JSON (see api.JSONParser)."""
+
+
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja reports any failure to parse a body as a 400 whose cause is the parser's error.
+    if isinstance(exc.__cause__, UnsupportedMediaTypeError):
+        return problem_response(request, 415, "The request body must be application/json.")
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        return problem_response(request, 400, "The request body is not valid JSON.")
     return problem_response(request, exc.status_code, exc.message)
 
 
@@ -44,10 +61,13 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 def _integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
     if is_unique_violation(exc):
-        return problem_response(
-            request, 409, "A resource with the same unique value already exists."
-        )
+        return problem_response(request, 409, UNIQUE_CONFLICT)
     raise exc  # any other constraint failure is a bug: Django logs it and answers 500
+
+
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    report_database_outage(exc)  # an outage, not a bug: a retryable 503
+    return problem_response(request, 503, DATABASE_UNAVAILABLE)
 
 
 def register_error_handlers(api: NinjaAPI) -> None:
@@ -55,6 +75,8 @@ def register_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(HttpError, _http_error)
     api.add_exception_handler(Http404, _not_found)
     api.add_exception_handler(IntegrityError, _integrity_error)
+    api.add_exception_handler(OperationalError, _database_unavailable)
+    api.add_exception_handler(InterfaceError, _database_unavailable)
 
 
 # Django's handler400/403/404/500 views (config/urls.py).

@@ -2,17 +2,16 @@
 
 import asyncio
 
-import structlog
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from .errors import problem_response
+from .problems import DATABASE_UNAVAILABLE, report_database_outage
 from .settings import get_settings
 
 router = Router(tags=["health"])
-logger = structlog.get_logger(__name__)
 
 
 @router.get("/live")
@@ -37,7 +36,6 @@ async def ready(request: HttpRequest) -> dict[str, str] | HttpResponse:
     try:
         await asyncio.wait_for(sync_to_async(_select_one)(), timeout=get_settings().db_timeout)
     except Exception as error:  # noqa: BLE001 - whatever the cause, the database is unusable
-        # A warning without traceback: probes repeat every few seconds while the database is down.
-        logger.warning("database_unavailable", error=f"{type(error).__name__}: {error}")
-        return problem_response(request, 503, "The database is unavailable.")
+        report_database_outage(error)
+        return problem_response(request, 503, DATABASE_UNAVAILABLE)
     return {"status": "ok", "database": "ok"}

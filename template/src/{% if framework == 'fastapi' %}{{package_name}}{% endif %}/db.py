@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from .settings import Settings
@@ -61,11 +62,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite" or url.get_driver_name() == "asyncpg":
         connect_args["timeout"] = settings.db_timeout  # both drivers take seconds
-    # pre_ping replaces connections the database dropped (a restart, a failover).
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if url.get_backend_name() == "sqlite":
+        # A SQLite connection is a file handle, cheap to open: one per session, so that every
+        # request (and the readiness probe) finds out at once if the file became unreachable.
+        engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # pre_ping replaces connections the server dropped (a restart, a failover).
+    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,11 +9,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from .dberrors import is_unique_violation
-from .problems import PROBLEM_CONTENT_TYPE, encode, field_errors, problem
+from .problems import (
+    DATABASE_UNAVAILABLE,
+    PROBLEM_CONTENT_TYPE,
+    UNIQUE_CONFLICT,
+    encode,
+    field_errors,
+    problem,
+    report_database_outage,
+)
 
 
 def problem_response(
@@ -42,10 +51,13 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 
 async def integrity_error(request: Request, exc: IntegrityError) -> Response:
     if is_unique_violation(exc):
-        return problem_response(
-            request, 409, "A resource with the same unique value already exists."
-        )
+        return problem_response(request, 409, UNIQUE_CONFLICT)
     raise exc  # any other constraint failure is a bug: let the middleware log it as a 500
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    report_database_outage(exc)  # an outage, not a bug: a retryable 503
+    return problem_response(request, 503, DATABASE_UNAVAILABLE)
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -53,3 +65,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(IntegrityError, integrity_error)
+    # SQLAlchemy's connection errors, and the driver's own when it cannot even connect
+    # (asyncpg raises ConnectionRefusedError as is).
+    for error in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
+        app.add_exception_handler(error, database_unavailable)

@@ -2,16 +2,15 @@
 
 import asyncio
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import problem_response
+from .problems import DATABASE_UNAVAILABLE, report_database_outage
 
 router = APIRouter(prefix="/health", tags=["health"])
-logger = structlog.get_logger(__name__)
 
 
 @router.get("/live")
@@ -29,7 +28,6 @@ async def ready(request: Request) -> dict[str, str] | Response:
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TimeoutError) as error:
-        # A warning without traceback: probes repeat every few seconds while the database is down.
-        logger.warning("database_unavailable", error=f"{type(error).__name__}: {error}")
-        return problem_response(request, 503, "The database is unavailable.")
+        report_database_outage(error)
+        return problem_response(request, 503, DATABASE_UNAVAILABLE)
     return {"status": "ok", "database": "ok"}

@@ -9,6 +9,8 @@ another task, which loses context variables and buffers streaming bodies. This m
 - writes exactly one access line per request, with its status and duration.
 """
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -63,6 +65,7 @@ class RequestContextMiddleware:
         started = False  # a response has begun, from the app or from here
         answered = False  # this middleware answered; whatever the app sends is dropped
         received = 0
+        body_done = False  # the client has sent its whole body
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
@@ -93,8 +96,9 @@ class RequestContextMiddleware:
                 await send_with_id(message)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, body_done
             message = await receive()
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request" and not answered:
                 received += len(message.get("body", b""))
                 if received > self.max_body_size and not started:
@@ -103,23 +107,43 @@ class RequestContextMiddleware:
                     return {"type": "http.disconnect"}
             return message
 
+        declared = _header(scope, b"content-length")
         try:
-            declared = _header(scope, b"content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_size:
                 await answer(413, f"The request body exceeds {self.max_body_size} bytes.")
             else:
                 await self.app(scope, limited_receive, app_send)
         except Exception:  # noqa: BLE001 - the service's last line of defence, logged below
-            if answered:  # the app only failed to read the body this middleware refused
-                return
-            # The one place unexpected errors are logged, with their traceback; the client gets
-            # a generic problem that reveals nothing of the exception.
-            error_log.exception("unhandled_exception")
-            if not started:
-                await answer(500, "The server could not complete the request.")
+            # (Unless this middleware answered already: then the app only failed to read the
+            # body it refused.) The one place unexpected errors are logged, with their
+            # traceback; the client gets a generic problem that reveals nothing of them.
+            if not answered:
+                error_log.exception("unhandled_exception")
+                if not started:
+                    await answer(500, "The server could not complete the request.")
         finally:
             access_log.info(
                 "request",
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
             )
+        if answered and not body_done:
+            await self._discard_body(receive, int(declared) if declared else None)
+
+    async def _discard_body(self, receive: Receive, declared: int | None) -> None:
+        """Read and drop the rest of a refused body, within bounds.
+
+        A client still sending its body when the 413 goes out may otherwise see the connection
+        reset before it reads the answer. Past eight times the limit, or five seconds, the
+        connection is left to close.
+        """
+        budget = 8 * self.max_body_size
+        if declared is not None and declared > budget:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while budget > 0:
+                    message = await receive()
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        return
+                    budget -= len(message.get("body", b""))

@@ -13,11 +13,14 @@ from typing import Any
 import structlog
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+DATABASE_UNAVAILABLE = "The database is unavailable."
+UNIQUE_CONFLICT = "A resource with the same unique value already exists."
 REQUEST_ID_HEADER = "X-Request-ID"
 
 # A client may pass its own request id (to trace a call across services); anything that is not
 # a short token of safe characters is replaced, never reflected.
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_logger = structlog.get_logger(__name__)
 
 
 def new_request_id() -> str:
@@ -29,6 +32,12 @@ def valid_request_id(value: str | None) -> str | None:
     if value is not None and _REQUEST_ID_RE.fullmatch(value):
         return value
     return None
+
+
+def report_database_outage(error: BaseException) -> None:
+    """Log a database outage: a warning without traceback, as it is not a bug and repeats
+    (every probe and request while the database is down)."""
+    _logger.warning("database_unavailable", error=f"{type(error).__name__}: {error}")
 
 
 def current_request_id() -> str | None:
@@ -60,6 +69,59 @@ def problem(
 def encode(body: dict[str, Any]) -> bytes:
     """Serialize a problem. ASCII escapes keep any string, even a lone surrogate, encodable."""
     return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+# The JSON Schema of a problem body, for the OpenAPI document (see document_problems).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: every error response of the service.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance", "request_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {
+            "description": "Per-field errors of a 422.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["location", "field", "message", "type"],
+                "properties": {
+                    "location": {"type": "string"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare the problem responses in an OpenAPI document, whichever framework made it.
+
+    Every operation answers errors as `application/problem+json` (4XX and 5XX); error
+    responses the framework documented in its own format (FastAPI's 422) are replaced.
+    """
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if responses is None:
+                continue
+            for status, response in responses.items():
+                if str(status)[0] in "45":
+                    response["content"] = content
+            responses.setdefault("4XX", {"description": "Client error", "content": content})
+            responses.setdefault("5XX", {"description": "Server error", "content": content})
+    return openapi
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

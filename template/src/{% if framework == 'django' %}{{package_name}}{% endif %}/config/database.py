@@ -22,6 +22,8 @@ def database_from_url(url: str, timeout: float) -> dict[str, Any]:
             },
         }
     if scheme in {"postgres", "postgresql"}:
+        from psycopg_pool import ConnectionPool  # noqa: PLC0415 - installed with PostgreSQL only
+
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),
@@ -33,7 +35,14 @@ def database_from_url(url: str, timeout: float) -> dict[str, Any]:
             "CONN_MAX_AGE": 0,
             "OPTIONS": {
                 "connect_timeout": max(1, round(timeout)),
-                "pool": {"min_size": 1, "max_size": 10, "timeout": timeout},
+                # `check` tests a pooled connection before handing it out, so that one broken
+                # by a database restart is replaced instead of failing a request.
+                "pool": {
+                    "min_size": 1,
+                    "max_size": 10,
+                    "timeout": timeout,
+                    "check": ConnectionPool.check_connection,
+                },
             },
         }
     msg = f"Unsupported DATABASE_URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"

@@ -7,7 +7,6 @@ from django.utils import timezone
 from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError
 
-from ..problems import is_json_media_type
 from .models import Item
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
@@ -16,16 +15,15 @@ MAX_ID = 2**63 - 1  # the largest BIGINT: anything above cannot name an item
 router = Router(tags=["items"])
 
 
-def require_json(request: HttpRequest) -> None:
-    if request.body and not is_json_media_type(request.content_type):
-        raise HttpError(415, "The request body must be application/json.")
+def not_found(item_id: int) -> HttpError:
+    return HttpError(404, f"Item {item_id} does not exist.")
 
 
 async def get_or_404(item_id: int) -> Item:
     try:
         return await Item.objects.aget(pk=item_id)
     except Item.DoesNotExist:
-        raise HttpError(404, f"Item {item_id} does not exist.") from None
+        raise not_found(item_id) from None
 
 
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
@@ -33,7 +31,6 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
 
 @router.post("", response={201: ItemRead})
 async def create_item(request: HttpRequest, response: HttpResponse, data: ItemCreate) -> Item:
-    require_json(request)
     now = timezone.now()
     item = await Item.objects.acreate(**data.model_dump(), created_at=now, updated_at=now)
     response["Location"] = f"{request.path}/{item.pk}"
@@ -58,17 +55,17 @@ async def read_item(request: HttpRequest, item_id: ItemId) -> Item:
 
 @router.patch("/{item_id}", response=ItemRead)
 async def update_item(request: HttpRequest, item_id: ItemId, data: ItemUpdate) -> Item:
-    require_json(request)
-    item = await get_or_404(item_id)
-    for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(item, field, value)
-    item.updated_at = timezone.now()
-    await item.asave()
-    return item
+    # One UPDATE statement: a concurrent delete makes it match no row (404), never resurrects
+    # the item as `save()` would by falling back to an INSERT.
+    changes = data.model_dump(exclude_unset=True)
+    if not await Item.objects.filter(pk=item_id).aupdate(**changes, updated_at=timezone.now()):
+        raise not_found(item_id)
+    return await get_or_404(item_id)
 
 
 @router.delete("/{item_id}", response={204: None})
 async def delete_item(request: HttpRequest, item_id: ItemId) -> Status[None]:
-    item = await get_or_404(item_id)
-    await item.adelete()
+    deleted, _ = await Item.objects.filter(pk=item_id).adelete()
+    if not deleted:
+        raise not_found(item_id)
     return Status(204, None)

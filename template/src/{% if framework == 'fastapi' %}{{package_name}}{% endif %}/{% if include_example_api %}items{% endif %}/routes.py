@@ -3,7 +3,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import SessionDep
 from ..problems import is_json_media_type
@@ -27,11 +26,8 @@ async def require_json(request: Request) -> None:
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-async def get_or_404(session: AsyncSession, item_id: int) -> Item:
-    item = await service.get(session, item_id)
-    if item is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Item {item_id} does not exist.")
-    return item
+def not_found(item_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"Item {item_id} does not exist.")
 
 
 @router.post(
@@ -65,15 +61,21 @@ async def list_items(
 
 @router.get("/{item_id}", response_model=ItemRead)
 async def read_item(item_id: ItemId, session: SessionDep) -> Item:
-    return await get_or_404(session, item_id)
+    item = await service.get(session, item_id)
+    if item is None:
+        raise not_found(item_id)
+    return item
 
 
 @router.patch("/{item_id}", response_model=ItemRead, dependencies=[Depends(require_json)])
 async def update_item(item_id: ItemId, data: ItemUpdate, session: SessionDep) -> Item:
-    item = await get_or_404(session, item_id)
-    return await service.update(session, item, data)
+    item = await service.update(session, item_id, data)
+    if item is None:
+        raise not_found(item_id)
+    return item
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_item(item_id: ItemId, session: SessionDep) -> None:
-    await service.delete(session, await get_or_404(session, item_id))
+    if not await service.delete(session, item_id):
+        raise not_found(item_id)

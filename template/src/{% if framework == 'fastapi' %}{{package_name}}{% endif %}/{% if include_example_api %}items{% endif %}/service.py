@@ -1,8 +1,14 @@
-"""Data access for items: the only module that queries the `items` table."""
+"""Data access for items: the only module that queries the `items` table.
+
+Updates and deletes are single statements (`UPDATE/DELETE ... RETURNING`), so that a request
+racing another one on the same item finds it gone (None: a 404) rather than failing halfway.
+"""
 
 from collections.abc import Sequence
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import utcnow
@@ -28,14 +34,15 @@ async def page(session: AsyncSession, limit: int, offset: int) -> tuple[Sequence
     return rows.all(), total or 0
 
 
-async def update(session: AsyncSession, item: Item, data: ItemUpdate) -> Item:
-    for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(item, field, value)
-    item.updated_at = utcnow()
+async def update(session: AsyncSession, item_id: int, data: ItemUpdate) -> Item | None:
+    changes = {**data.model_dump(exclude_unset=True), "updated_at": utcnow()}
+    statement = sql_update(Item).where(Item.id == item_id).values(changes).returning(Item)
+    item = await session.scalar(statement, execution_options={"synchronize_session": False})
     await session.commit()
     return item
 
 
-async def delete(session: AsyncSession, item: Item) -> None:
-    await session.delete(item)
+async def delete(session: AsyncSession, item_id: int) -> bool:
+    deleted = await session.scalar(sql_delete(Item).where(Item.id == item_id).returning(Item.id))
     await session.commit()
+    return deleted is not None
