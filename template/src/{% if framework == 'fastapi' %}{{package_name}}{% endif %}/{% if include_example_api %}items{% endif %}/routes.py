@@ -1,8 +1,12 @@
 """HTTP routes of the items API, as specified in docs/contract.md."""
 
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..db import SessionDep
 from ..problems import is_json_media_type
@@ -57,6 +61,39 @@ async def list_items(
         limit=limit,
         offset=offset,
     )
+
+
+class NDJSONResponse(StreamingResponse):
+    """Streams newline-delimited JSON, and closes its iterator however the response ends.
+
+    Starlette leaves the iterator suspended when the client disconnects; closing it here
+    releases the database cursor, transaction and connection at once, not at garbage collection.
+    """
+
+    media_type = "application/x-ndjson"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if isinstance(self.body_iterator, AsyncGenerator):
+                await self.body_iterator.aclose()
+
+
+@router.get(
+    "/export",
+    response_class=NDJSONResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One item a line."}},
+)
+async def export_items(request: Request) -> NDJSONResponse:
+    """Every item as newline-delimited JSON, streamed from the database cursor."""
+
+    async def lines() -> AsyncIterator[bytes]:
+        async with aclosing(service.export(request.app.state.sessionmaker)) as items:
+            async for item in items:
+                yield ItemRead.model_validate(item).model_dump_json().encode() + b"\n"
+
+    return NDJSONResponse(lines())
 
 
 @router.get("/{item_id}", response_model=ItemRead)
