@@ -140,7 +140,7 @@ def test_the_template_repository_workflow() -> None:
 
 # The readiness gate, on the locks the fast tier rendered (the post-copy task ran `uv lock`).
 
-FREE_THREADED_VARIANTS = [v for v in FAST_VARIANTS if v.free_threading and v.include_example_api]
+FREE_THREADED_VARIANTS = [v for v in FAST_VARIANTS if v.free_threading]
 
 
 @pytest.mark.parametrize("variant", FREE_THREADED_VARIANTS, ids=lambda v: v.id)
