@@ -145,3 +145,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def render(destination: Path, *, overwrite: bool = False, **answers: object) -> Path:
+    """Render the working tree with `answers` (defaults for the rest), as `copier copy
+    --defaults --skip-tasks` does: no --trust needed, the render itself is pure."""
+    from copier import run_copy
+
+    run_copy(
+        str(ROOT),
+        str(destination),
+        data=answers,
+        defaults=True,
+        overwrite=overwrite,
+        vcs_ref="HEAD",
+        quiet=True,
+        skip_tasks=True,
+    )
+    return destination

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from copier import run_copy
-from harness import FAST_VARIANTS, ROOT, Variant, run
+from harness import FAST_VARIANTS, ROOT, Variant, render, run
 
 BIN = Path(sys.prefix) / "bin"
 PYTHON_VERSIONS = ("3.12", "3.13", "3.14")
@@ -30,19 +29,6 @@ def expected_matrix(python_version: str, free_threading: bool) -> list[str]:
         if tuple(map(int, v.split("."))) >= tuple(map(int, python_version.split(".")))
     ]
     return stable + (["3.14t", "3.15t"] if free_threading else [])
-
-
-def render(destination: Path, **answers: object) -> Path:
-    run_copy(
-        str(ROOT),
-        str(destination),
-        data=answers,
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-        skip_tasks=True,
-    )
-    return destination
 
 
 COMBINATIONS = list(itertools.product(PYTHON_VERSIONS, (True, False), ("sqlite", "postgresql")))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from copier import run_copy
 from copier.errors import InteractiveSessionError
-from harness import ROOT
+from harness import ROOT, render
 
 COPIER = str(Path(sys.prefix) / "bin" / "copier")
 UP, DOWN, ENTER, CLEAR_LINE = "\x1b[A", "\x1b[B", "\r", "\x15"
@@ -124,20 +124,10 @@ def test_copy_into_a_non_empty_folder(tmp_path: Path) -> None:
     (destination / "README.md").write_text("my readme\n")
 
     with pytest.raises(InteractiveSessionError, match="--overwrite"):
-        run_copy(
-            str(ROOT), str(destination), defaults=True, vcs_ref="HEAD", skip_tasks=True, quiet=True
-        )
+        render(destination)
     assert (destination / "README.md").read_text() == "my readme\n"
 
-    run_copy(
-        str(ROOT),
-        str(destination),
-        defaults=True,
-        overwrite=True,
-        vcs_ref="HEAD",
-        skip_tasks=True,
-        quiet=True,
-    )
+    render(destination, overwrite=True)
     assert (destination / "NOTES.md").read_text() == "my notes\n"
     assert (destination / "README.md").read_text().startswith("# My Service")
     assert (destination / "pyproject.toml").is_file()

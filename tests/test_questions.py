@@ -8,20 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from copier import run_copy
-from harness import ROOT
-
-
-def copy(destination: Path, **data: object) -> None:
-    run_copy(
-        str(ROOT),
-        str(destination),
-        data=data,
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-        skip_tasks=True,  # no --trust needed: the render is pure
-    )
+from harness import ROOT, render
 
 
 def test_stdlib_list_covers_this_interpreter() -> None:
@@ -32,7 +19,7 @@ def test_stdlib_list_covers_this_interpreter() -> None:
 
 
 def test_names_are_derived_from_the_project_name(tmp_path: Path) -> None:
-    copy(tmp_path / "out", project_name="  Billing API 2 ")
+    render(tmp_path / "out", project_name="  Billing API 2 ")
     answers = yaml.safe_load((tmp_path / "out" / ".copier-answers.yml").read_text())
     assert answers["project_slug"] == "billing-api-2"
     assert answers["package_name"] == "billing_api_2"
@@ -42,7 +29,7 @@ def test_names_are_derived_from_the_project_name(tmp_path: Path) -> None:
 
 
 def test_copy_without_trust_succeeds_when_tasks_are_skipped(tmp_path: Path) -> None:
-    copy(tmp_path / "out")
+    render(tmp_path / "out")
     assert (tmp_path / "out" / "pyproject.toml").is_file()
     assert not (tmp_path / "out" / "uv.lock").exists()  # the task did not run
 
@@ -76,7 +63,7 @@ def test_bad_answer_is_refused_and_nothing_is_written(
 ) -> None:
     destination = tmp_path / "out"
     with pytest.raises(ValueError, match=message):
-        copy(destination, **data)
+        render(destination, **data)
     assert not destination.exists() or not any(destination.iterdir())
 
 
