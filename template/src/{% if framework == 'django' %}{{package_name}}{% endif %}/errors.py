@@ -16,7 +16,11 @@ from ninja.errors import HttpError, ValidationError
 from .dberrors import is_unique_violation
 from .problems import (
     DATABASE_UNAVAILABLE,
+    INVALID_REQUEST,
+    JSON_REQUIRED,
+    NOT_JSON,
     PROBLEM_CONTENT_TYPE,
+    SERVER_ERROR,
     UNIQUE_CONFLICT,
     encode,
     field_errors,
@@ -39,7 +43,7 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
         if location[:1] == ["body"] and len(location) > 1:
             del location[1]  # ninja adds the view's parameter name after "body"
         errors.append({**error, "loc": location})
-    return problem_response(request, 422, "The request is invalid.", errors=field_errors(errors))
+    return problem_response(request, 422, INVALID_REQUEST, errors=field_errors(errors))
 
 
 class UnsupportedMediaTypeError(ValueError):
@@ -49,9 +53,9 @@ class UnsupportedMediaTypeError(ValueError):
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     # ninja reports any failure to parse a body as a 400 whose cause is the parser's error.
     if isinstance(exc.__cause__, UnsupportedMediaTypeError):
-        return problem_response(request, 415, "The request body must be application/json.")
+        return problem_response(request, 415, JSON_REQUIRED)
     if exc.status_code == 400 and exc.__cause__ is not None:
-        return problem_response(request, 400, "The request body is not valid JSON.")
+        return problem_response(request, 400, NOT_JSON)
     return problem_response(request, exc.status_code, exc.message)
 
 
@@ -95,7 +99,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return problem_response(request, 500, "The server could not complete the request.")
+    return problem_response(request, 500, SERVER_ERROR)
 
 
 class ProblemResponseMiddleware:

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 from .dberrors import is_unique_violation
 from .problems import (
     DATABASE_UNAVAILABLE,
+    INVALID_REQUEST,
+    NOT_JSON,
     PROBLEM_CONTENT_TYPE,
     UNIQUE_CONFLICT,
     encode,
@@ -45,8 +47,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     errors = list(exc.errors())
     # A body that is not JSON at all is a malformed request (400), not an invalid one (422).
     if any(error.get("type") == "json_invalid" for error in errors):
-        return problem_response(request, 400, "The request body is not valid JSON.")
-    return problem_response(request, 422, "The request is invalid.", errors=field_errors(errors))
+        return problem_response(request, 400, NOT_JSON)
+    return problem_response(request, 422, INVALID_REQUEST, errors=field_errors(errors))
 
 
 async def integrity_error(request: Request, exc: IntegrityError) -> Response:

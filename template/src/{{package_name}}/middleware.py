@@ -20,6 +20,7 @@ import structlog
 from .problems import (
     PROBLEM_CONTENT_TYPE,
     REQUEST_ID_HEADER,
+    SERVER_ERROR,
     encode,
     new_request_id,
     problem,
@@ -120,7 +121,7 @@ class RequestContextMiddleware:
             if not answered:
                 error_log.exception("unhandled_exception")
                 if not started:
-                    await answer(500, "The server could not complete the request.")
+                    await answer(500, SERVER_ERROR)
         finally:
             access_log.info(
                 "request",

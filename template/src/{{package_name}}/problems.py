@@ -13,7 +13,13 @@ from typing import Any
 import structlog
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# The `detail` of the problems both frameworks answer: the contract wants them identical.
 DATABASE_UNAVAILABLE = "The database is unavailable."
+INVALID_REQUEST = "The request is invalid."
+JSON_REQUIRED = "The request body must be application/json."
+NOT_JSON = "The request body is not valid JSON."
+SERVER_ERROR = "The server could not complete the request."
 UNIQUE_CONFLICT = "A resource with the same unique value already exists."
 REQUEST_ID_HEADER = "X-Request-ID"
 

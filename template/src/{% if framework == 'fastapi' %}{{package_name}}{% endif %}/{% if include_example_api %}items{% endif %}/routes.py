@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..db import SessionDep
-from ..problems import is_json_media_type
+from ..problems import JSON_REQUIRED, is_json_media_type
 from . import service
 from .models import Item
 from .schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
@@ -22,9 +22,7 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
 async def require_json(request: Request) -> None:
     """A write request's body must be JSON (415); an empty body is left to validation (422)."""
     if await request.body() and not is_json_media_type(request.headers.get("content-type")):
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "The request body must be application/json."
-        )
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, JSON_REQUIRED)
 
 
 router = APIRouter(prefix="/items", tags=["items"])
