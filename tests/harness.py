@@ -30,6 +30,8 @@ class Variant:
     python_version: str = "3.13"
     ci: str = "github"
     django_admin: bool = True
+    realtime: bool = False
+    broker: str = "memory"
 
     @property
     def id(self) -> str:
@@ -40,12 +42,15 @@ class Variant:
                 "api" if self.include_example_api else "bare",
                 "ft" if self.free_threading else "gil",
                 *([] if self.django_admin else ["noadmin"]),
+                *([f"rt-{self.broker}"] if self.realtime else []),
                 f"py{self.python_version}",
             ]
         )
 
     def answers(self) -> dict[str, object]:
         answers: dict[str, object] = {"django_admin": self.django_admin}
+        if self.realtime:  # asked only with the example API, the broker only with realtime
+            answers |= {"realtime": True, "broker": self.broker}
         return answers | {
             "framework": self.framework,
             "database": self.database,
@@ -57,28 +62,51 @@ class Variant:
 
 
 # Fast tier: every combination of framework x database x example API x free-threading.
-FAST_VARIANTS = [
-    Variant(framework=fw, database=db, include_example_api=api, free_threading=ft)
-    for fw, db, api, ft in itertools.product(
-        ("fastapi", "django"), ("sqlite", "postgresql"), (True, False), (True, False)
-    )
-] + [
-    Variant(framework="django", database=db, include_example_api=api, django_admin=False)
-    for db, api in (("sqlite", True), ("postgresql", False))
-]
+FAST_VARIANTS = (
+    [
+        Variant(framework=fw, database=db, include_example_api=api, free_threading=ft)
+        for fw, db, api, ft in itertools.product(
+            ("fastapi", "django"), ("sqlite", "postgresql"), (True, False), (True, False)
+        )
+    ]
+    + [
+        Variant(framework="django", database=db, include_example_api=api, django_admin=False)
+        for db, api in (("sqlite", True), ("postgresql", False))
+    ]
+    + [
+        # Real-time events: every framework x database x broker.
+        Variant(framework=fw, database=db, realtime=True, broker=broker)
+        for fw, db, broker in itertools.product(
+            ("fastapi", "django"), ("sqlite", "postgresql"), ("memory", "redis")
+        )
+    ]
+)
 
 # Build tier: per framework, each database with and without the example API, on two of the
 # minimum Pythons.
-BUILD_VARIANTS = [
-    Variant(framework=fw, database=db, include_example_api=api, python_version=py)
-    for fw in ("fastapi", "django")
-    for db, api, py in (
-        ("sqlite", True, "3.13"),
-        ("sqlite", False, "3.12"),
-        ("postgresql", True, "3.12"),
-        ("postgresql", False, "3.13"),
-    )
-] + [Variant(framework="django", include_example_api=True, django_admin=False)]
+BUILD_VARIANTS = (
+    [
+        Variant(framework=fw, database=db, include_example_api=api, python_version=py)
+        for fw in ("fastapi", "django")
+        for db, api, py in (
+            ("sqlite", True, "3.13"),
+            ("sqlite", False, "3.12"),
+            ("postgresql", True, "3.12"),
+            ("postgresql", False, "3.13"),
+        )
+    ]
+    + [Variant(framework="django", include_example_api=True, django_admin=False)]
+    + [
+        # Real-time events: each broker with each framework (the databases alternate).
+        Variant(framework=fw, database=db, realtime=True, broker=broker, python_version=py)
+        for fw, db, broker, py in (
+            ("fastapi", "sqlite", "memory", "3.13"),
+            ("fastapi", "postgresql", "redis", "3.12"),
+            ("django", "sqlite", "redis", "3.13"),
+            ("django", "postgresql", "memory", "3.12"),
+        )
+    ]
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

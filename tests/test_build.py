@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from harness import (
     run,
     uv,
 )
+from websockets.sync.client import connect
 
 pytestmark = pytest.mark.build
 
@@ -53,6 +55,27 @@ def wait_ready(base: str, process: subprocess.Popen[str]) -> None:
             pass
         time.sleep(0.2)
     pytest.fail(f"{base}/health/ready did not answer 200 within {READY_TIMEOUT}s")
+
+
+def check_events(port: int, clients: int) -> None:
+    """Every client connected to /ws/items hears of a write, whichever worker serves it."""
+    with contextlib.ExitStack() as stack:
+        url = f"ws://127.0.0.1:{port}/ws/items"
+        feeds = [stack.enter_context(connect(url)) for _ in range(clients)]
+        status, headers, body = request(
+            "POST", f"http://127.0.0.1:{port}/api/v1/items", {"name": "announced"}
+        )
+        assert status == 201, body
+        expected = {
+            "event": "item.created",
+            "item": json.loads(body),
+            "request_id": headers["x-request-id"],
+        }
+        for feed in feeds:
+            message = json.loads(feed.recv(timeout=10))
+            while message["event"] == "heartbeat":
+                message = json.loads(feed.recv(timeout=10))
+            assert message == expected
 
 
 @pytest.fixture(params=BUILD_VARIANTS, ids=lambda v: v.id)
@@ -99,7 +122,8 @@ def test_service_builds_tests_and_serves(copie, variant: Variant, database_url: 
         "MY_SERVICE_DATABASE_URL": database_url,
         "MY_SERVICE_PORT": str(port),
         "MY_SERVICE_LOG_FORMAT": "json",
-        "MY_SERVICE_WORKERS": "2",
+        # Two workers; one with in-memory events, which reach the clients of one process only.
+        "MY_SERVICE_WORKERS": "1" if variant.realtime and variant.broker == "memory" else "2",
     }
     command = str(project / ".venv" / "bin" / "my-service")
     migrated = run(project, command, "migrate", env=service_env)
@@ -144,6 +168,8 @@ def test_service_builds_tests_and_serves(copie, variant: Variant, database_url: 
                 assert json.loads(body)["name"] == "round trip"
             else:
                 assert request("GET", f"{base}/api/v1/items")[0] == 404
+            if variant.realtime:
+                check_events(port, clients=4)
 
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=STOP_TIMEOUT) == 0

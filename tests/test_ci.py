@@ -112,6 +112,32 @@ def test_gitlab_pipeline(
     assert "pip-audit" in " ".join(pipeline["audit"]["script"])
 
 
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_realtime_ci_has_the_services_its_tests_need(
+    tmp_path: Path, ci: str, database: str, broker: str
+) -> None:
+    project = render(tmp_path / "p", realtime=True, broker=broker, database=database, ci=ci)
+    if ci == "github":
+        path = project / ".github" / "workflows" / "ci.yml"
+        run(project, str(BIN / "actionlint"), str(path))
+        run(project, str(BIN / "zizmor"), "--offline", "--no-progress", str(path))
+        test = yaml.safe_load(path.read_text())["jobs"]["test"]
+        services = set(test.get("services", {}))
+        env = test["env"]
+    else:
+        path = project / ".gitlab-ci.yml"
+        schema = ("--builtin-schema", "vendor.gitlab-ci")
+        run(project, str(BIN / "check-jsonschema"), *schema, str(path))
+        test = yaml.safe_load(path.read_text())["test"]
+        services = {service["alias"] for service in test.get("services", [])}
+        env = test["variables"]
+    expected = {"postgres"} if database == "postgresql" else set()
+    assert services == expected | ({"redis"} if broker == "redis" else set())
+    assert ("REDIS_URL" in env) == (broker == "redis")
+
+
 def test_no_ci(tmp_path: Path) -> None:
     project = render(tmp_path / "p", ci="none")
     assert not (project / ".github").exists()
@@ -137,6 +163,17 @@ def test_free_threading_gate_passes(copie_session, variant: Variant) -> None:
     assert "free-threading ready (3.14t, 3.15t)" in report.stdout
     for package in ("granian", "pydantic-core"):
         assert re.search(rf"^{package} \S+ +wheel", report.stdout, re.MULTILINE), package
+    if variant.realtime:  # the new dependencies are covered too
+        assert re.search(r"^websockets \S+ +wheel", report.stdout, re.MULTILINE)
+        expected = {
+            ("fastapi", "redis"): ["redis"],
+            ("django", "memory"): ["channels"],
+            ("django", "redis"): ["channels", "channels-redis", "redis"],
+        }.get((variant.framework, variant.broker), [])
+        for package in expected:
+            assert re.search(rf"^{package} \S+ +pure", report.stdout, re.MULTILINE), package
+        if variant.framework == "django" and variant.broker == "redis":
+            assert re.search(r"^msgpack \S+ +wheel", report.stdout, re.MULTILINE)
 
 
 def test_free_threading_gate_fails_on_gaps(copie_session, tmp_path: Path) -> None:

@@ -105,6 +105,8 @@ def test_framework_questions_are_hidden_for_the_other_framework(tmp_path: Path) 
             ("Web framework", ENTER),  # fastapi: no Django admin question follows
             ("Database the service", ENTER),
             ("example `items` CRUD API", "y"),
+            ("Push item events", "y"),  # asked with the example API (not without: above)
+            ("How events reach the WebSocket clients", DOWN + ENTER),  # redis
             ("free-threaded CPython", "y"),
             ("Continuous integration", ENTER),
         ],
@@ -112,6 +114,8 @@ def test_framework_questions_are_hidden_for_the_other_framework(tmp_path: Path) 
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["framework"] == "fastapi"
     assert "django_admin" not in answers
+    assert (answers["realtime"], answers["broker"]) == (True, "redis")
+    assert '"redis' in (destination / "pyproject.toml").read_text()
 
 
 def test_copy_into_a_non_empty_folder(tmp_path: Path) -> None:

@@ -155,6 +155,11 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     assert (root / "tests" / "test_units.py").is_file()
     assert (root / "scripts" / "check_free_threading.py").is_file() == variant.free_threading
     assert (root / "tests" / "test_free_threading.py").is_file() == variant.free_threading
+    # Real-time events: the shared connection handling, each framework's endpoint, the tests.
+    assert (package / "realtime.py").is_file() == variant.realtime
+    assert (package / "items" / "events.py").is_file() == variant.realtime
+    assert (package / "broker.py").is_file() == (variant.realtime and framework == "fastapi")
+    assert (root / "tests" / "test_realtime.py").is_file() == variant.realtime
 
 
 def _text(path: Path) -> str:
@@ -202,11 +207,18 @@ def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
         assert {"django", "django-ninja"} <= names
         assert ("psycopg" in names) == (variant.database == "postgresql")
     # These re-enable the GIL or have no free-threaded wheels.
-    assert not names & {"orjson", "psycopg-binary", "uvloop", "daphne"}
+    assert not names & {"orjson", "psycopg-binary", "uvloop", "daphne", "hiredis"}
+    redis = variant.realtime and variant.broker == "redis"
+    fastapi = variant.framework == "fastapi"
+    assert ("redis" in names) == (redis and fastapi)
+    assert ("channels" in names) == (variant.realtime and not fastapi)
+    assert ("channels-redis" in names) == (redis and not fastapi)
+    dev = tomllib.loads((root / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    assert any(dep.startswith("websockets") for dep in dev) == variant.realtime
     assert project["requires-python"] == f">={variant.python_version}"
     lock = tomllib.loads((root / "uv.lock").read_text())
     locked = {package["name"]: package["version"] for package in lock["package"]}
-    assert "psycopg-binary" not in locked
+    assert not {"psycopg-binary", "daphne", "autobahn", "hiredis"} & set(locked)
     if variant.framework == "fastapi":
         assert tuple(int(part) for part in locked["sqlalchemy"].split(".")[:2]) >= (2, 1)
     else:
@@ -218,6 +230,9 @@ def test_answers_file_has_answers_only(rendered: tuple[Variant, Path]) -> None:
     answers = yaml.safe_load((root / ".copier-answers.yml").read_text())
     # A question hidden by `when` (django_admin for FastAPI) is not recorded.
     expected = ANSWER_KEYS | ({"django_admin"} if variant.framework == "django" else set())
+    # realtime is asked with the example API, the broker only when realtime is on.
+    expected |= {"realtime"} if variant.include_example_api else set()
+    expected |= {"broker"} if variant.realtime else set()
     assert set(answers) == expected
     for key in expected - {"_commit", "_src_path"}:
         assert answers[key] == variant.answers().get(key, answers[key])

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from copier import run_copy, run_recopy, run_update
 from harness import ROOT, clean_env, run, uv
 
@@ -197,6 +198,26 @@ def test_changing_an_answer_on_update_keeps_user_files(template: str, tmp_path: 
     # uv.lock is the user's: `uv lock` brings it in line with the new dependencies.
     run(project, uv(), "lock", env=clean_env())
     run(project, uv(), "sync", "--locked", env=clean_env())
+
+
+def test_realtime_can_be_switched_on_by_update(template: str, tmp_path: Path) -> None:
+    project = copy(template, tmp_path / "service", "1.1.0", framework="django")
+    routes = project / "src" / "my_service" / "items" / "api.py"
+    routes.write_text(routes.read_text() + '\n\ndef ours() -> str:\n    return "kept"\n')
+    git(project, "commit", "--quiet", "--all", "--message", "ours")
+
+    update(project, realtime=True, broker="redis")
+
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["realtime"], answers["broker"]) == (True, "redis")
+    merged = routes.read_text()
+    assert 'return "kept"' in merged  # the user's function
+    assert 'await publish("item.created", item)' in merged  # the template's change
+    assert (project / "src" / "my_service" / "items" / "events.py").is_file()
+    assert '"channels-redis' in (project / "pyproject.toml").read_text()
+    assert (
+        "CHANNEL_LAYERS" in (project / "src" / "my_service" / "config" / "settings.py").read_text()
+    )
 
 
 def test_recopy_repairs_a_project_whose_update_went_wrong(template: str, tmp_path: Path) -> None:

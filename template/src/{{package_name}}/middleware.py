@@ -6,7 +6,9 @@ another task, which loses context variables and buffers streaming bodies. This m
   structlog context, and returns it on every response, the 413 and 500 ones included;
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in;
 - turns any exception that escapes the app into a logged, generic 500 problem;
-- writes exactly one access line per request, with its status and duration.
+- writes exactly one access line per request, with its status and duration;
+- gives each WebSocket connection a request id too, bound in the logs of the whole connection,
+  and writes one line when the connection ends.
 """
 
 import asyncio
@@ -52,6 +54,9 @@ class RequestContextMiddleware:
         self.max_body_size = max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -130,6 +135,62 @@ class RequestContextMiddleware:
             )
         if answered and not body_done:
             await self._discard_body(receive, int(declared) if declared else None)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = valid_request_id(_header(scope, _REQUEST_ID_KEY)) or new_request_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, method="WEBSOCKET", path=scope["path"]
+        )
+        start = time.perf_counter()
+        accepted = False
+        close_code: int | None = None  # the first close, from either side
+        reading: asyncio.Future[Message] | None = None
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal accepted, close_code
+            if message["type"] == "websocket.accept":
+                accepted = True
+            elif message["type"] == "websocket.close" and close_code is None:
+                close_code = message.get("code", 1000)
+                # granian sends no close frame while a receive is pending (the client would
+                # see 1006 instead of the code): stop waiting for the client first.
+                if reading is not None and not reading.done():
+                    reading.cancel()
+            await send(message)
+
+        async def tracked_receive() -> Message:
+            nonlocal reading, close_code
+            if close_code is not None:  # the app closed: nothing more will come
+                return {"type": "websocket.disconnect", "code": close_code}
+            reading = asyncio.ensure_future(receive())
+            try:
+                message = await reading
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the app cancelled its own read
+                return {"type": "websocket.disconnect", "code": close_code}
+            if message["type"] == "websocket.disconnect" and close_code is None:
+                close_code = message.get("code", 1005)
+            return message
+
+        try:
+            await self.app(scope, tracked_receive, tracked_send)
+        except Exception:  # noqa: BLE001 - as for HTTP: logged, and the client gets no details
+            error_log.exception("unhandled_exception")
+            if close_code is None:
+                # Before the handshake, a close is answered with HTTP 403; after it, 1011.
+                with contextlib.suppress(Exception):
+                    await tracked_send({"type": "websocket.close", "code": 1011})
+        finally:
+            access_log.info(
+                "websocket",
+                # 101: the handshake succeeded; 403: the connection was refused.
+                status=101 if accepted else 403,
+                close_code=close_code if accepted else None,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )
 
     async def _discard_body(self, receive: Receive, declared: int | None) -> None:
         """Read and drop the rest of a refused body, within bounds.
