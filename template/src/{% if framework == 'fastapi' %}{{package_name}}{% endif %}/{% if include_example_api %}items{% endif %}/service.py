@@ -15,6 +15,8 @@ from ..db import utcnow
 from .models import Item
 from .schemas import ItemCreate, ItemUpdate
 
+EXPORT_BATCH = 1000  # rows fetched from the cursor at once
+
 
 async def create(session: AsyncSession, data: ItemCreate) -> Item:
     now = utcnow()
@@ -41,10 +43,13 @@ async def export(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[It
     away, the generator is closed and so are the cursor, the transaction and the session.
     """
     async with sessions() as session:
-        statement = select(Item).order_by(Item.id).execution_options(yield_per=1000)
-        async for item in await session.stream_scalars(statement):
-            yield item
-            session.expunge(item)  # keep the identity map from growing with the table
+        statement = select(Item).order_by(Item.id).execution_options(yield_per=EXPORT_BATCH)
+        result = await session.stream_scalars(statement)
+        # A batch at a time: one trip through SQLAlchemy's async bridge per batch, not per row.
+        async for batch in result.partitions():
+            for item in batch:
+                yield item
+                session.expunge(item)  # keep the identity map from growing with the table
 
 
 async def update(session: AsyncSession, item_id: int, data: ItemUpdate) -> Item | None:

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of the template and of the services it generates."""

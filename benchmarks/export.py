@@ -1,0 +1,191 @@
+"""The streaming export against a naive load-everything baseline: rows/s and peak memory.
+
+For each framework x database, a service is rendered, installed and given a table of N items;
+then `GET /api/v1/items/export` (a database cursor, as shipped) and a baseline route added for
+the benchmark (every row loaded into memory, then serialized) each export the whole table from
+a freshly started worker. Reported: rows per second, and the worker's peak memory growth
+(VmHWM at the end minus VmRSS before the request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.lib import (
+    Server,
+    Stats,
+    clean_env,
+    database,
+    install,
+    render,
+    run,
+    service_env,
+)
+
+VARIANTS = [(fw, db) for fw in ("fastapi", "django") for db in ("sqlite", "postgresql")]
+
+# The baseline: what an export looks like without a cursor. Added to the rendered copy only.
+NAIVE_FASTAPI = """
+from fastapi import Request, Response
+from sqlalchemy import select
+
+from .items.models import Item
+from .items.schemas import ItemRead
+
+
+async def export_naive(request: Request) -> Response:
+    async with request.app.state.sessionmaker() as session:
+        items = (await session.scalars(select(Item).order_by(Item.id))).all()
+    lines = [ItemRead.model_validate(item).model_dump_json().encode() for item in items]
+    return Response(b"\\n".join(lines) + b"\\n", media_type="application/x-ndjson")
+"""
+NAIVE_DJANGO = """
+from django.http import HttpRequest, HttpResponse
+
+from .items.models import Item
+from .items.schemas import ItemRead
+
+
+async def export_naive(request: HttpRequest) -> HttpResponse:
+    items = [item async for item in Item.objects.order_by("id")]  # the queryset caches all
+    lines = [ItemRead.model_validate(item).model_dump_json().encode() for item in items]
+    return HttpResponse(b"\\n".join(lines) + b"\\n", content_type="application/x-ndjson")
+"""
+NAIVE_PATH = "/bench/export-naive"
+MODES = {"stream": "/api/v1/items/export", "naive": NAIVE_PATH}
+
+
+def add_baseline(project: Path, framework: str) -> None:
+    package = project / "src" / "my_service"
+    if framework == "fastapi":
+        (package / "bench_naive.py").write_text(NAIVE_FASTAPI)
+        app = package / "app.py"
+        app.write_text(
+            app.read_text().replace(
+                "    return app\n",
+                "    from .bench_naive import export_naive\n\n"
+                f'    app.add_api_route("{NAIVE_PATH}", export_naive)\n    return app\n',
+            )
+        )
+    else:
+        (package / "bench_naive.py").write_text(NAIVE_DJANGO)
+        urls = package / "config" / "urls.py"
+        text = urls.read_text().replace(
+            "from ..api import api\n",
+            "from ..api import api\nfrom ..bench_naive import export_naive\n",
+        )
+        text = text.replace(
+            '    path("", api.urls),',
+            f'    path("{NAIVE_PATH[1:]}", export_naive),\n    path("", api.urls),',
+        )
+        urls.write_text(text)
+
+
+def export_once(project: Path, env: dict[str, str], path: str, rows: int, log: Path) -> dict:
+    command = [str(project / ".venv" / "bin" / "my-service"), "serve", "--port", "{port}"]
+    with Server(command, project, env, log).start() as server:
+        before = server.rss("VmRSS")
+        start = time.perf_counter()
+        count = 0
+        with httpx.stream("GET", server.url + path, timeout=600) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                count += bool(line)
+        seconds = time.perf_counter() - start
+        peak = server.rss("VmHWM")
+    if count != rows:
+        msg = f"{path} exported {count} rows, expected {rows}"
+        raise RuntimeError(msg)
+    return {"rows_per_s": rows / seconds, "growth_mib": max(0, peak - before) / 2**20}
+
+
+def run_export(sizes: list[int], repeats: int, variants: list[tuple[str, str]]) -> list[dict]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="cps-bench-export-") as scratch:
+        for framework, kind in variants:
+            project = render(
+                Path(scratch) / f"{framework}-{kind}", framework=framework, database=kind
+            )
+            install(project)
+            add_baseline(project, framework)
+            env = clean_env()
+            with database(kind, framework, Path(scratch) / f"{framework}-{kind}") as db:
+                settings = service_env(env, db.url, workers="1", log_level="WARNING")
+                command = str(project / ".venv" / "bin" / "my-service")
+                run(project, command, "migrate", env=settings)
+                seeded = 0
+                for rows in sorted(sizes):
+                    db.seed_items(seeded + 1, rows)
+                    seeded = rows
+                    for mode, path in MODES.items():
+                        runs = [
+                            export_once(project, settings, path, rows, project / "serve.log")
+                            for _ in range(repeats)
+                        ]
+                        results.append(
+                            {
+                                "framework": framework,
+                                "database": kind,
+                                "rows": rows,
+                                "mode": mode,
+                                "rows_per_s": Stats([r["rows_per_s"] for r in runs]).as_dict(),
+                                "growth_mib": Stats([r["growth_mib"] for r in runs]).as_dict(),
+                            }
+                        )
+                        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Markdown: each streamed export beside its naive baseline, with the ratios."""
+    lines = [
+        "| Variant | Rows | Streamed rows/s | Naive rows/s | Speed ratio "
+        "| Streamed peak growth | Naive peak growth | Memory ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    keyed = {(r["framework"], r["database"], r["rows"], r["mode"]): r for r in results}
+    for (framework, kind, rows, mode), stream in keyed.items():
+        if mode != "stream":
+            continue
+        naive = keyed[(framework, kind, rows, "naive")]
+
+        def rate(r: dict[str, Any]) -> str:
+            s = r["rows_per_s"]
+            return f"{s['median']:,.0f} ({s['min']:,.0f}-{s['max']:,.0f})"
+
+        def growth(r: dict[str, Any]) -> str:
+            g = r["growth_mib"]
+            return f"{g['median']:,.1f} MiB ({g['min']:,.1f}-{g['max']:,.1f})"
+
+        speed = stream["rows_per_s"]["median"] / naive["rows_per_s"]["median"]
+        memory = naive["growth_mib"]["median"] / max(stream["growth_mib"]["median"], 0.1)
+        lines.append(
+            f"| {framework} + {kind} | {rows:,} | {rate(stream)} | {rate(naive)} | {speed:.2f}x "
+            f"| {growth(stream)} | {growth(naive)} | {memory:,.0f}x less |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    results = run_export(args.sizes, args.repeats, VARIANTS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "export.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "export.md").write_text(table(results) + "\n")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
