@@ -21,3 +21,26 @@ def test_export_benchmark_smoke(tmp_path: Path) -> None:
     assert all(r["rows_per_s"]["median"] > 0 for r in results)
     table = (out / "export.md").read_text()
     assert "| fastapi + sqlite | 300 |" in table
+
+
+def test_benchmark_runner_quick(tmp_path: Path) -> None:
+    """`python -m benchmarks --quick`: every section runs and lands in the report."""
+    from benchmarks.__main__ import main
+
+    report = tmp_path / "benchmarks.md"
+    assert main(["--quick", "--out", str(report)]) == 0
+    text = report.read_text()
+    for heading in (
+        "## 1. Render",
+        "## 2. Time to green",
+        "## 3. Throughput and latency",
+        "## 4. Memory",
+        "## 5. Free-threaded CPython",
+        "## Streaming export",
+    ):
+        assert heading in text, heading
+    assert "fastapi_template (s3rius)" in text
+    assert "bare FastAPI" in text
+    assert "bare django-ninja" in text
+    assert (tmp_path / "benchmarks" / "render.png").stat().st_size > 1000
+    assert (tmp_path / "benchmarks" / "throughput.png").stat().st_size > 1000

@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from harness import ROOT, run
 
@@ -35,3 +36,97 @@ def test_every_question_is_documented() -> None:
     questions = asked_questions()
     assert "framework" in questions
     assert set(questions) == documented
+
+
+def test_every_setting_is_documented(tmp_path: Path) -> None:
+    """docs/configuration.md lists exactly the variables the variants' .env.example hold."""
+    from harness import render
+
+    variables: set[str] = set()
+    for framework in ("fastapi", "django"):
+        project = render(tmp_path / framework, framework=framework, realtime=True, broker="redis")
+        example = (project / ".env.example").read_text()
+        variables |= set(re.findall(r"^#? ?MY_SERVICE_(\w+)=", example, re.MULTILINE))
+    documented = re.findall(
+        r"^\| `(\w+)` \|", (ROOT / "docs" / "configuration.md").read_text(), re.MULTILINE
+    )
+    assert len(documented) == len(set(documented))
+    assert set(documented) == variables
+
+
+def block_after(page: str, marker: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    match = re.search(rf"<!-- {marker} -->\n```\w+\n(.+?)\n```", text, re.DOTALL)
+    assert match, f"docs/{page} has no block after <!-- {marker} -->"
+    return match.group(1)
+
+
+@pytest.mark.build
+def test_quickstart_first_change(tmp_path: Path) -> None:
+    """The quickstart's first change, as written: a column, its migration, green tests."""
+    from harness import clean_env, find_python, render, uv
+
+    project = render(tmp_path / "my-service")
+    env = clean_env(UV_PYTHON=find_python("3.13"))
+    run(project, uv(), "sync", env=env)
+    run(project, uv(), "run", "my-service", "migrate", env=env)  # step 1 of the quickstart
+    models = project / "src" / "my_service" / "items" / "models.py"
+    anchor = "    description: Mapped[str | None] = mapped_column(Text)\n"
+    assert anchor in models.read_text()
+    column = block_after("quickstart.md", "quickstart-column")
+    models.write_text(models.read_text().replace(anchor, anchor + column + "\n"))
+
+    for command in block_after("quickstart.md", "quickstart-commands").splitlines():
+        run(project, "bash", "-c", command, env=env)
+
+    [migration] = (project / "src" / "my_service" / "migrations" / "versions").glob("*quantity*")
+    assert 'sa.Column("quantity", sa.Integer()' in migration.read_text()
+    # The new revision is as clean as the rest (alembic's post-write hooks run ruff).
+    run(project, uv(), "run", "ruff", "check", ".", env=env)
+    run(project, uv(), "run", "ruff", "format", "--check", ".", env=env)
+
+
+# Every shell command the docs show, and the test that runs it. Copier's commands are run
+# through its Python API with the same options (run_copy/run_update/run_recopy).
+EXERCISED = {
+    "uvx copier copy --trust --defaults --vcs-ref=HEAD . ../my-service && cd ../my-service"
+    " && uv run my-service migrate && uv run my-service serve": (
+        "test_readme.py::test_scaffold_command_starts_a_ready_service"
+    ),
+    "uv run pytest": "test_readme.py::test_ci_runs_the_readme_test_command",  # .ci/run runs it
+    'uv run alembic revision --autogenerate -m "item quantity"': (
+        "test_docs.py::test_quickstart_first_change"
+    ),
+    "uv run my-service migrate": "test_docs.py::test_quickstart_first_change",
+    "uv run python scripts/check_free_threading.py": "test_ci.py::test_free_threading_gate_passes",
+    "uv run python scripts/check_free_threading.py --python 3.14t": (
+        "test_ci.py::test_free_threading_gate_passes"
+    ),
+    "uvx copier update --trust --defaults --skip-answered": (
+        "test_update.py::test_update_keeps_user_work_and_brings_template_changes"
+    ),
+    "uv lock": "test_update.py::test_changing_an_answer_on_update_keeps_user_files",
+    "uvx copier update --trust --defaults --skip-answered --data database=postgresql": (
+        "test_update.py::test_changing_an_answer_on_update_keeps_user_files"
+    ),
+    "uvx copier update --trust --defaults --data realtime=true": (
+        "test_update.py::test_realtime_can_be_switched_on_by_update"
+    ),
+    "uvx copier recopy --trust --defaults --overwrite --skip-answered": (
+        "test_update.py::test_recopy_repairs_a_project_whose_update_went_wrong"
+    ),
+    "uv run python -m benchmarks": "test_benchmarks.py::test_benchmark_runner_quick",
+    "uv run python -m benchmarks.export": "test_benchmarks.py::test_export_benchmark_smoke",
+}
+
+
+def test_every_command_in_the_docs_is_exercised() -> None:
+    shown = set()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for block in re.findall(r"```sh\n(.*?)```", page.read_text(), re.DOTALL):
+            for line in block.strip().splitlines():
+                shown.add(line.split("  #")[0].strip())
+    assert shown <= set(EXERCISED), sorted(shown - set(EXERCISED))
+    for reference in set(EXERCISED.values()):
+        module, function = reference.split("::")
+        assert f"def {function}(" in (ROOT / "tests" / module).read_text(), reference
