@@ -57,6 +57,14 @@ def wait_ready(base: str, process: subprocess.Popen[str]) -> None:
     pytest.fail(f"{base}/health/ready did not answer 200 within {READY_TIMEOUT}s")
 
 
+def wait_for_workers(log: Path, workers: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while log.read_text().count('"Started worker-') < workers:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{workers} workers did not start within {READY_TIMEOUT}s")
+        time.sleep(0.1)
+
+
 def check_events(port: int, clients: int) -> None:
     """Every client connected to /ws/items hears of a write, whichever worker serves it."""
     with contextlib.ExitStack() as stack:
@@ -171,6 +179,9 @@ def test_service_builds_tests_and_serves(copie, variant: Variant, database_url: 
             if variant.realtime:
                 check_events(port, clients=4)
 
+            # A granian worker still starting when SIGTERM arrives goes on running until the
+            # kill timeout: stop the service once every worker has started, as a deploy would.
+            wait_for_workers(project / "serve.log", int(service_env["MY_SERVICE_WORKERS"]))
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=STOP_TIMEOUT) == 0
         finally:
