@@ -1,9 +1,15 @@
 """One structlog pipeline for the service, the standard library and the server.
 
 Every record, whether it comes from structlog or from a stdlib logger (the server, SQLAlchemy,
-Alembic, ...), is rendered by the same `ProcessorFormatter` on one stdout handler: JSON lines in
-production, a readable console format in development. Context bound with
+Alembic, ...), is rendered by the same processors and written by one stdout handler: JSON lines
+in production, a readable console format in development. Context bound with
 `structlog.contextvars` (the request id, method and path) is merged into every line.
+
+The service's own debug and info records (the access line of every request, above all) take a
+short cut: structlog renders them and writes them through that handler's stream and lock, without
+building a `logging.LogRecord`. That halves what an access line costs. Their warnings and errors
+still go through the standard library, and so does every record while the root logger has any
+other handler (pytest's `caplog`, an error tracker's): what a handler expects, it receives.
 """
 
 import logging
@@ -24,28 +30,69 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 ]
 
 
-def _formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
+# The handler the root logger writes through, and the processors that render for it.
+_output: tuple[logging.StreamHandler[Any], list[structlog.typing.Processor]] | None = None
+
+
+def _write_or_forward(
+    logger: logging.Logger, method_name: str, event_dict: structlog.typing.EventDict
+) -> Any:
+    """The last structlog processor: write a debug or info record, hand others to `logger`."""
+    output = _output
+    handlers = logging.root.handlers
+    if (
+        output is None
+        or structlog.stdlib.NAME_TO_LEVEL[method_name] >= logging.WARNING
+        # Another handler is attached (pytest's caplog, say): it must see the record too.
+        or len(handlers) != 1
+        or handlers[0] is not output[0]
+    ):
+        return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(
+            logger, method_name, event_dict
+        )
+    handler, renderer = output
+    line: Any = event_dict
+    for processor in renderer:
+        line = processor(logger, method_name, line)
+    with handler.lock:  # type: ignore[union-attr]  # set by Handler.__init__
+        handler.stream.write(line + handler.terminator)
+        handler.flush()
+    raise structlog.DropEvent  # written: nothing is left for the logger to do
+
+
+def _renderer(log_format: str) -> list[structlog.typing.Processor]:
     if log_format == "json":
-        renderer: list[structlog.typing.Processor] = [
+        return [
             # Structured tracebacks, but never local variables: they may hold secrets.
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
             structlog.processors.JSONRenderer(),
         ]
-    else:
-        renderer = [structlog.dev.ConsoleRenderer()]
+    return [structlog.dev.ConsoleRenderer()]
+
+
+def _formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED_PROCESSORS,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *_renderer(log_format),
+        ],
     )
 
 
 def make_handler(settings: Settings | None = None) -> logging.Handler:
-    """A stdout handler rendering through the structlog pipeline."""
+    """A stdout handler rendering through the structlog pipeline.
+
+    The newest one becomes the handler the service's own records are written through: the root
+    logger's (`configure_logging` and the server's logging configuration both call this).
+    """
+    global _output  # one per process, like the root logger's handlers
     settings = settings or get_settings()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_formatter(settings.log_format))
+    _output = (handler, _renderer(settings.log_format))
     return handler
 
 
@@ -57,7 +104,7 @@ def configure_logging(settings: Settings | None = None) -> None:
             structlog.stdlib.filter_by_level,
             *_SHARED_PROCESSORS,
             structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            _write_or_forward,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,

@@ -6,7 +6,7 @@ id it carries are built here, so every error of the service looks the same to a 
 
 import json
 import re
-import uuid
+import secrets
 from http import HTTPStatus
 from typing import Any
 
@@ -30,7 +30,8 @@ _logger = structlog.get_logger(__name__)
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits: a UUID4's randomness, without building a UUID for every request."""
+    return secrets.token_hex(16)
 
 
 def valid_request_id(value: str | None) -> str | None:
