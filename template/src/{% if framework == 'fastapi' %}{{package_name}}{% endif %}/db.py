@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from .settings import Settings
@@ -63,13 +64,44 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.get_backend_name() == "sqlite" or url.get_driver_name() == "asyncpg":
         connect_args["timeout"] = settings.db_timeout  # both drivers take seconds
     if url.get_backend_name() == "sqlite":
-        # A SQLite connection is a file handle, cheap to open: one per session, so that every
-        # request (and the readiness probe) finds out at once if the file became unreachable.
-        engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+        engine = create_async_engine(url, connect_args=connect_args)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if url.database and url.database != ":memory:":
+            _watch_sqlite_file(engine, url.database)
         return engine
     # pre_ping replaces connections the server dropped (a restart, a failover).
     return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _watch_sqlite_file(engine: AsyncEngine, path: str) -> None:
+    """Give up a pooled connection whose database file was moved, replaced or removed.
+
+    An open SQLite connection keeps its file even after the file disappears from its path: it
+    would go on answering (and writing) as if nothing happened. Each checkout compares the file
+    at `path` with the one the connection opened, so every request (and the readiness probe)
+    finds out at once; the pool then opens a new connection, which fails if the file is gone.
+    """
+
+    file = Path(path)
+
+    def identity() -> tuple[int, int] | None:
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def remember(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["sqlite_file"] = identity()
+
+    def verify(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        current = identity()
+        if current is None or current != record.info.get("sqlite_file"):
+            msg = f"the SQLite file {path} was moved, replaced or removed"
+            raise DisconnectionError(msg)
+
+    event.listen(engine.sync_engine, "connect", remember)
+    event.listen(engine.sync_engine, "checkout", verify)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
