@@ -142,7 +142,12 @@ class Server:
         env = {name: value.replace("{port}", str(self.port)) for name, value in self.env.items()}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=self.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: see stop()
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -166,13 +171,19 @@ class Server:
         return sum(proc_status(pid, key) for pid in self.workers())
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # A worker can outlive its server (seen with the granian serving s3rius's service: the
+        # worker stayed, orphaned, after the main process exited): nothing of the group may.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def __enter__(self) -> Server:
         return self
