@@ -72,13 +72,10 @@ def _renderer(log_format: str) -> list[structlog.typing.Processor]:
     return [structlog.dev.ConsoleRenderer()]
 
 
-def _formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
+def _formatter(renderer: list[structlog.typing.Processor]) -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED_PROCESSORS,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *_renderer(log_format),
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
     )
 
 
@@ -90,9 +87,10 @@ def make_handler(settings: Settings | None = None) -> logging.Handler:
     """
     global _output  # one per process, like the root logger's handlers
     settings = settings or get_settings()
+    renderer = _renderer(settings.log_format)
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_formatter(settings.log_format))
-    _output = (handler, _renderer(settings.log_format))
+    handler.setFormatter(_formatter(renderer))
+    _output = (handler, renderer)
     return handler
 
 
