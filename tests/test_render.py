@@ -80,12 +80,15 @@ def test_config_files_parse(rendered: tuple[Variant, Path]) -> None:
 SHARED_MODULES = [
     "__init__.py",
     "__main__.py",
+    "api.py",  # each framework's own
     "cli.py",
     "dberrors.py",
-    "errors.py",
-    "health.py",
+    "errors.py",  # each framework's own
+    "framework.py",  # each framework's own
+    "health.py",  # each framework's own
     "logging.py",
     "middleware.py",
+    "ndjson.py",
     "problems.py",
     "settings.py",
     "validators.py",
@@ -99,7 +102,6 @@ FRAMEWORK_MODULES = {
         "migrations/versions/0001_initial.py",
     ],
     "django": [
-        "api.py",
         "config/settings.py",
         "config/urls.py",
         "config/asgi.py",
@@ -150,6 +152,7 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     has_admin = is_django and variant.django_admin
     assert (root / "tests" / "test_admin.py").is_file() == has_admin
     assert (package / "items" / "admin.py").is_file() == (has_admin and variant.include_example_api)
+    assert (package / "config" / "admin_site.py").is_file() == has_admin
     assert ("django.contrib.admin" in _text(package / "config" / "settings.py")) == has_admin
     assert (root / ".env").is_file() == is_django  # Django's development secret key
     assert (root / "tests" / "test_units.py").is_file()
@@ -158,7 +161,11 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     # Real-time events: the shared connection handling, each framework's endpoint, the tests.
     assert (package / "realtime.py").is_file() == variant.realtime
     assert (package / "items" / "events.py").is_file() == variant.realtime
-    assert (package / "broker.py").is_file() == (variant.realtime and framework == "fastapi")
+    fastapi_events = variant.realtime and framework == "fastapi"
+    assert (package / "broker.py").is_file() == fastapi_events
+    redis_broker = fastapi_events and variant.broker == "redis"
+    assert (package / "redis_broker.py").is_file() == redis_broker
+    assert (package / "config" / "routing.py").is_file() == (variant.realtime and is_django)
     assert (root / "tests" / "test_realtime.py").is_file() == variant.realtime
 
 

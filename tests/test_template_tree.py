@@ -62,5 +62,67 @@ def test_conditional_paths_render_to_their_own_name_or_nothing() -> None:
         assert made, f"{name}: {default!r} should read `{{{{ 'name' if condition else '' }}}}`"
         literal = made.group(1)
         if literal is not None:  # package folders render to the package name
-            expected = literal.replace(".", "_").replace("-", "_").lstrip("_")
+            expected = literal.replace(".", "_").replace("-", "_").lstrip("_0123456789")
             assert expected in name, f"{name} renders to {literal!r}: name it after it"
+
+
+# --- Jinja inside files -------------------------------------------------------------------------
+
+BLOCK_OPEN = re.compile(r"\{%-?\s*(if|for)\b")
+BLOCK_CLOSE = re.compile(r"\{%-?\s*end(if|for)\b")
+IMPORT = re.compile(r"\s*(from\s+(\S+)\s+import\b|import\s+(\S+))")
+
+
+def python_templates() -> list[Path]:
+    return [p for p in template_paths() if p.name.endswith(".py.jinja")]
+
+
+def optional_modules() -> set[str]:
+    """Modules that exist only with some answers: the names conditional paths render to."""
+    names = set()
+    for default in computed_answers().values():
+        made = re.fullmatch(r"\{\{ '([^']+)' if .+ else '' \}\}", default)
+        if made:
+            names.add(made.group(1).removesuffix(".py"))
+    return names
+
+
+def test_jinja_statements_stand_on_lines_of_their_own() -> None:
+    """In Python templates, Jinja chooses whole lines; it never splices names into a line."""
+    spliced = []
+    for path in python_templates():
+        for number, line in enumerate((TEMPLATE / path).read_text().splitlines(), start=1):
+            if "{%" in line and not re.fullmatch(r"\s*(\{%-?[^%]*-?%\}\s*)+", line):
+                spliced.append(f"{path}:{number}: {line.strip()}")
+    assert spliced == []
+
+
+def test_only_optional_modules_are_imported_conditionally() -> None:
+    """An import inside `{% if %}` wires in a module that exists only with that answer (an
+    optional feature of the project); every other import is the same in every render."""
+    optional = optional_modules()
+    assert {"items", "events", "redis_broker", "admin_site", "routing"} <= optional
+    wrong = []
+    for path in python_templates():
+        depth = 0
+        for number, line in enumerate((TEMPLATE / path).read_text().splitlines(), start=1):
+            depth += len(BLOCK_OPEN.findall(line)) - len(BLOCK_CLOSE.findall(line))
+            match = IMPORT.match(line)
+            if not match or depth == 0:
+                continue
+            module = match.group(2) or match.group(3)
+            own = module.startswith(".") or module.startswith("{{ package_name }}.")
+            parts = set(module.replace("{{ package_name }}", "").strip(".").split("."))
+            if not (own and parts & optional):
+                wrong.append(f"{path}:{number}: {line.strip()}")
+    assert wrong == []
+
+
+def test_imports_take_no_jinja_but_the_package_name() -> None:
+    wrong = [
+        f"{path}:{number}: {line.strip()}"
+        for path in python_templates()
+        for number, line in enumerate((TEMPLATE / path).read_text().splitlines(), start=1)
+        if IMPORT.match(line) and re.sub(r"\{\{ package_name \}\}", "", line).count("{")
+    ]
+    assert wrong == []

@@ -26,6 +26,16 @@ async def test_unknown_route_is_404(client: AsyncClient) -> None:
     assert body["instance"] == "/no/such/route"
 
 
+async def test_a_host_not_served_is_400(client: AsyncClient) -> None:
+    response = await client.get("/no/such/route", headers={"Host": "evil.example"})
+    body = assert_problem(response, 400)
+    assert body["detail"] == "The Host header names a host this service does not serve."
+    assert body["instance"] == "/no/such/route"
+    # An allowed host, with or without a port, is served; health probes answer any host.
+    assert (await client.get("/health/live", headers={"Host": "localhost:8000"})).status_code == 200
+    assert (await client.get("/health/live", headers={"Host": "10.1.2.3:8000"})).status_code == 200
+
+
 async def test_wrong_method_is_405(client: AsyncClient) -> None:
     response = await client.delete("/health/live")
     assert_problem(response, 405)

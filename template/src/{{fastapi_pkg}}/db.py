@@ -1,5 +1,6 @@
 """Database engine, sessions and the declarative base (async SQLAlchemy 2.1)."""
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,20 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def load_models() -> MetaData:
+    """Import every `models` module of the service, so that `Base.metadata` holds every table.
+
+    The migrations (autogenerate included) and the tests need all models, not only those some
+    route imports: a resource package's `models.py` (or a top-level `models.py`) is found here
+    without being listed anywhere.
+    """
+    root = Path(__file__).parent
+    for path in sorted([*root.glob("models.py"), *root.glob("*/models.py")]):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        importlib.import_module(f"{__package__}.{module}")
+    return Base.metadata
 
 
 # 64-bit ids; SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.

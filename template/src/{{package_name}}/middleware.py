@@ -3,7 +3,9 @@
 Pure ASGI rather than a framework's middleware base class: `BaseHTTPMiddleware` runs the app in
 another task, which loses context variables and buffers streaming bodies. This middleware
 - takes a valid incoming `X-Request-ID` or makes one, binds it (with method and path) in the
-  structlog context, and returns it on every response, the 413 and 500 ones included;
+  structlog context, and returns it on every response, the 400, 413 and 500 ones included;
+- answers 400 to a request whose `Host` is not one of `ALLOWED_HOSTS` (a WebSocket handshake
+  gets 403), except under /health/, which orchestrators probe by the pod's address;
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in;
 - turns any exception that escapes the app into a logged, generic 500 problem;
 - writes exactly one access line per request, with its status and duration;
@@ -14,12 +16,13 @@ another task, which loses context variables and buffers streaming bodies. This m
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import structlog
 
 from .problems import (
+    HOST_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
     REQUEST_ID_HEADER,
     SERVER_ERROR,
@@ -39,6 +42,7 @@ access_log = structlog.get_logger(f"{__package__}.access")
 error_log = structlog.get_logger(f"{__package__}.errors")
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+_HEALTH_PREFIX = "/health/"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -48,10 +52,47 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
+    """Whether a `Host` header names a host of `allowed`, lowercase patterns with Django's
+    rules: `*` is any host, `.example.com` is example.com and its subdomains. The port and a
+    trailing dot of the host are ignored."""
+    if host is None:
+        return False
+    name = host.lower()
+    if name.startswith("["):  # an IPv6 literal: `[::1]` or `[::1]:8000`
+        name = name[: name.find("]") + 1]
+    else:
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    name = name.removesuffix(".")
+    if not name:
+        return False
+    for pattern in allowed:
+        if pattern == "*" or name == pattern:
+            return True
+        if pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]):
+            return True
+    return False
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_size: int, allowed_hosts: Sequence[str]) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
+
+    def _host_refused(self, scope: Scope) -> bool:
+        if scope["path"].startswith(_HEALTH_PREFIX):
+            return False
+        hosts = [value.decode("latin-1") for key, value in scope["headers"] if key == b"host"]
+        if not hosts and scope.get("server"):  # HTTP/1.0 may send none: the address it reached
+            hosts = [str(scope["server"][0])]
+        # Two Host headers are ambiguous: the client may mean either, so neither is trusted.
+        host = hosts[0] if len(hosts) == 1 else None
+        if host_allowed(host, self.allowed_hosts):
+            return False
+        # The header is the client's: log a bounded excerpt of it, never the whole value.
+        access_log.warning("host_not_allowed", host=", ".join(hosts)[:100])
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -115,7 +156,9 @@ class RequestContextMiddleware:
 
         declared = _header(scope, b"content-length")
         try:
-            if declared and declared.isdigit() and int(declared) > self.max_body_size:
+            if self._host_refused(scope):
+                await answer(400, HOST_NOT_ALLOWED)
+            elif declared and declared.isdigit() and int(declared) > self.max_body_size:
                 await answer(413, f"The request body exceeds {self.max_body_size} bytes.")
             else:
                 await self.app(scope, limited_receive, app_send)
@@ -176,7 +219,10 @@ class RequestContextMiddleware:
             return message
 
         try:
-            await self.app(scope, tracked_receive, tracked_send)
+            if self._host_refused(scope):
+                await tracked_send({"type": "websocket.close", "code": 1008})  # HTTP 403
+            else:
+                await self.app(scope, tracked_receive, tracked_send)
         except Exception:  # noqa: BLE001 - as for HTTP: logged, and the client gets no details
             error_log.exception("unhandled_exception")
             if close_code is None:

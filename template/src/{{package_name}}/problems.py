@@ -16,6 +16,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 # The `detail` of the problems both frameworks answer: the contract wants them identical.
 DATABASE_UNAVAILABLE = "The database is unavailable."
+HOST_NOT_ALLOWED = "The Host header names a host this service does not serve."
 INVALID_REQUEST = "The request is invalid."
 JSON_REQUIRED = "The request body must be application/json."
 NOT_JSON = "The request body is not valid JSON."

@@ -1,7 +1,7 @@
 """Request and response bodies of the items API (docs/contract.md)."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
@@ -48,3 +48,10 @@ class ItemPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+def item_event_body(item: object) -> dict[str, Any]:
+    """What an item event carries: the item as the API returns it, or its id once deleted."""
+    if isinstance(item, int):
+        return {"id": item}
+    return ItemRead.model_validate(item).model_dump(mode="json")

@@ -3,11 +3,8 @@
 Served over ASGI, Django runs each hook of a `MiddlewareMixin` in a worker thread
 (`sync_to_async`): two thread hops per middleware and request, which cost more than the rest of
 a `/health/live` request together. The hooks of the middleware below only read the request and
-set headers or lazy attributes, so they run directly in the event loop here.
-{%- if django_admin %} The two that may
-write to the database (saving a session, storing messages) still go to a thread when, and only
-when, there is something to write.
-{%- endif %}
+set headers or lazy attributes, so they run directly in the event loop here (the admin's own
+middleware, in admin_site.py, the same way).
 """
 
 from collections.abc import Callable
@@ -15,11 +12,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-{% if django_admin -%}
-from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
-from django.contrib.messages.middleware import MessageMiddleware as _Messages
-from django.contrib.sessions.middleware import SessionMiddleware as _Sessions
-{% endif -%}
 from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.http import HttpRequest
@@ -30,7 +22,7 @@ from django.middleware.security import SecurityMiddleware as _Security
 from django.utils.module_loading import import_string
 
 
-class _InEventLoop:
+class InEventLoop:
     """`MiddlewareMixin.__acall__`, calling the hooks directly rather than in a thread."""
 
     get_response: Callable[[HttpRequest], Any]
@@ -58,11 +50,11 @@ class _InEventLoop:
         return response
 
 
-class SecurityMiddleware(_InEventLoop, _Security):
+class SecurityMiddleware(InEventLoop, _Security):
     pass
 
 
-class CsrfViewMiddleware(_InEventLoop, _CsrfView):
+class CsrfViewMiddleware(InEventLoop, _CsrfView):
     # The CSRF secret is a cookie, unless CSRF_USE_SESSIONS keeps it in the session, which
     # may have to be read from the database: then every hook goes to a thread, as in Django.
     def request_needs_thread(self, request: HttpRequest) -> bool:
@@ -85,27 +77,8 @@ class CsrfViewMiddleware(_InEventLoop, _CsrfView):
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
-class XFrameOptionsMiddleware(_InEventLoop, _XFrameOptions):
+class XFrameOptionsMiddleware(InEventLoop, _XFrameOptions):
     pass
-{%- if django_admin %}
-
-
-class SessionMiddleware(_InEventLoop, _Sessions):
-    # The session itself loads lazily, in the thread of the (synchronous) view that reads it.
-    def response_needs_thread(self, request: HttpRequest) -> bool:
-        session = getattr(request, "session", None)
-        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
-
-
-class AuthenticationMiddleware(_InEventLoop, _Authentication):
-    pass  # request.user is lazy: the database is read where it is used
-
-
-class MessageMiddleware(_InEventLoop, _Messages):
-    def response_needs_thread(self, request: HttpRequest) -> bool:
-        storage = getattr(request, "_messages", None)
-        return storage is not None and (storage.used or storage.added_new)
-{%- endif %}
 
 
 @register(Tags.security, deploy=True)
