@@ -115,6 +115,13 @@ EXERCISED = {
     "uvx copier recopy --trust --defaults --overwrite --skip-answered": (
         "test_update.py::test_recopy_repairs_a_project_whose_update_went_wrong"
     ),
+    'uv run alembic revision --autogenerate -m "notes"': (
+        "test_walkthrough.py::test_add_a_resource_as_documented"
+    ),
+    "uv run python manage.py makemigrations notes": (
+        "test_walkthrough.py::test_add_a_resource_as_documented"
+    ),
+    "uv run ruff format": "test_walkthrough.py::test_add_a_resource_as_documented",
     "uv run python -m benchmarks": "test_benchmarks.py::test_benchmark_runner_quick",
     "uv run python -m benchmarks.export": "test_benchmarks.py::test_export_benchmark_smoke",
 }

@@ -1,8 +1,8 @@
 """One structlog pipeline for the service, the standard library and the server.
 
-Every record, whether it comes from structlog or from a stdlib logger (the server, SQLAlchemy,
-Alembic, ...), is rendered by the same processors and written by one stdout handler: JSON lines
-in production, a readable console format in development. Context bound with
+Every record, whether it comes from structlog or from a stdlib logger (the server, the
+framework, the ORM, ...), is rendered by the same processors and written by one stdout
+handler: JSON lines in production, a readable console format in development. Context bound with
 `structlog.contextvars` (the request id, method and path) is merged into every line.
 
 The service's own debug and info records (the access line of every request, above all) take a

@@ -114,7 +114,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Declare the problem responses in an OpenAPI document, whichever framework made it.
 
     Every operation answers errors as `application/problem+json` (4XX and 5XX); error
-    responses the framework documented in its own format (FastAPI's 422) are replaced.
+    responses the framework documented in its own format (a 422's, say) are replaced.
     """
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = PROBLEM_SCHEMA
