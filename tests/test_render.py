@@ -82,6 +82,7 @@ SHARED_MODULES = [
     "__main__.py",
     "api.py",  # each framework's own
     "cli.py",
+    "db.py",  # each framework's own
     "dberrors.py",
     "errors.py",  # each framework's own
     "framework.py",  # each framework's own
@@ -96,7 +97,6 @@ SHARED_MODULES = [
 FRAMEWORK_MODULES = {
     "fastapi": [
         "app.py",
-        "db.py",
         "migrations/env.py",
         "migrations/script.py.mako",
         "migrations/versions/0001_initial.py",

@@ -10,10 +10,15 @@ short cut: structlog renders them and writes them through that handler's stream 
 building a `logging.LogRecord`. That halves what an access line costs. Their warnings and errors
 still go through the standard library, and so does every record while the root logger has any
 other handler (pytest's `caplog`, an error tracker's): what a handler expects, it receives.
+
+What the interpreter would otherwise print to stderr, outside the log, comes through it as well:
+warnings, exceptions it cannot raise (in a finaliser, a generator collected unclosed) and those
+that end a thread.
 """
 
 import logging
 import sys
+import threading
 from typing import Any
 
 import structlog
@@ -94,6 +99,23 @@ def make_handler(settings: Settings | None = None) -> logging.Handler:
     return handler
 
 
+def _log_unraisable(unraisable: Any) -> None:  # a sys.UnraisableHookArgs (a typeshed name only)
+    exc_info = (unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)
+    structlog.get_logger("py.unraisable").error(
+        unraisable.err_msg or "Exception ignored",
+        object=repr(unraisable.object)[:200],
+        exc_info=exc_info if unraisable.exc_value is not None else None,
+    )
+
+
+def _log_thread_exception(failure: threading.ExceptHookArgs) -> None:
+    if failure.exc_type is SystemExit:
+        return  # a thread's normal way out, as Python's own hook treats it
+    exc_info = (failure.exc_type, failure.exc_value, failure.exc_traceback)
+    thread = failure.thread.name if failure.thread is not None else None
+    structlog.get_logger("py.threading").error("thread_exception", thread=thread, exc_info=exc_info)
+
+
 def configure_logging(settings: Settings | None = None) -> None:
     """Route structlog and the standard library through one handler. Safe to call again."""
     settings = settings or get_settings()
@@ -120,6 +142,10 @@ def configure_logging(settings: Settings | None = None) -> None:
     # The service writes its own access line (middleware), so the servers' ones are muted.
     for name in ("granian.access", "uvicorn.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Nothing is written to stderr behind the log's back.
+    logging.captureWarnings(True)  # warnings: records of the `py.warnings` logger
+    sys.unraisablehook = _log_unraisable
+    threading.excepthook = _log_thread_exception
 
 
 def server_log_config(settings: Settings) -> dict[str, Any]:
