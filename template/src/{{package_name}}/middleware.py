@@ -6,7 +6,9 @@ another task, which loses context variables and buffers streaming bodies. This m
   structlog context, and returns it on every response, the 400, 413 and 500 ones included;
 - answers 400 to a request whose `Host` is not one of `ALLOWED_HOSTS` (a WebSocket handshake
   gets 403), except under /health/, which orchestrators probe by the pod's address;
-- answers 413 for a body over the limit, by its `Content-Length` or while it streams in;
+- answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
+  408 (closing the connection) for a body that has not arrived `BODY_TIMEOUT` seconds after
+  the request began, however slowly it trickles in;
 - turns any exception that escapes the app into a logged, generic 500 problem;
 - writes exactly one access line per request, with its status and duration;
 - gives each WebSocket connection a request id too, bound in the logs of the whole connection,
@@ -22,6 +24,7 @@ from typing import Any
 import structlog
 
 from .problems import (
+    BODY_TOO_SLOW,
     HOST_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
     REQUEST_ID_HEADER,
@@ -31,6 +34,7 @@ from .problems import (
     problem,
     valid_request_id,
 )
+from .settings import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,10 +79,11 @@ def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_size: int, allowed_hosts: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.max_body_size = max_body_size
-        self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
+        self.max_body_size = settings.max_body_size
+        self.body_timeout = settings.body_timeout
+        self.allowed_hosts = tuple(host.lower() for host in settings.allowed_hosts)
 
     def _host_refused(self, scope: Scope) -> bool:
         if scope["path"].startswith(_HEALTH_PREFIX):
@@ -108,6 +113,7 @@ class RequestContextMiddleware:
             request_id=request_id, method=scope["method"], path=scope["path"]
         )
         start = time.perf_counter()
+        body_deadline = asyncio.get_running_loop().time() + self.body_timeout
         status = 500
         started = False  # a response has begun, from the app or from here
         answered = False  # this middleware answered; whatever the app sends is dropped
@@ -125,13 +131,15 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        async def answer(status_code: int, detail: str) -> None:
+        async def answer(status_code: int, detail: str, *, close: bool = False) -> None:
             nonlocal answered
             body = encode(problem(status_code, detail, instance=scope["path"]))
             headers = [
                 (b"content-type", PROBLEM_CONTENT_TYPE.encode("latin-1")),
                 (b"content-length", str(len(body)).encode("latin-1")),
             ]
+            if close:  # the rest of the request will not come: the connection cannot be reused
+                headers.append((b"connection", b"close"))
             await send_with_id(
                 {"type": "http.response.start", "status": status_code, "headers": headers}
             )
@@ -144,7 +152,16 @@ class RequestContextMiddleware:
 
         async def limited_receive() -> Message:
             nonlocal received, body_done
-            message = await receive()
+            if body_done:  # past the body, only a disconnect can come: wait for it freely
+                return await receive()
+            try:
+                async with asyncio.timeout_at(body_deadline):
+                    message = await receive()
+            except TimeoutError:
+                if not answered and not started:
+                    await answer(408, BODY_TOO_SLOW, close=True)
+                body_done = True  # whatever is left of it, nobody waits for it
+                return {"type": "http.disconnect"}
             body_done = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request" and not answered:
                 received += len(message.get("body", b""))
