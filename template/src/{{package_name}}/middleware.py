@@ -9,6 +9,8 @@ another task, which loses context variables and buffers streaming bodies. This m
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
   408 (closing the connection) for a body that has not arrived `BODY_TIMEOUT` seconds after
   the request began, however slowly it trickles in;
+- drops a streamed response whose client stops reading for `SEND_TIMEOUT` seconds, so that
+  the stream's database cursor and connection go back to the pool;
 - turns any exception that escapes the app into a logged, generic 500 problem;
 - writes exactly one access line per request, with its status and duration;
 - gives each WebSocket connection a request id too, bound in the logs of the whole connection,
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -47,6 +50,21 @@ error_log = structlog.get_logger(f"{__package__}.errors")
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _HEALTH_PREFIX = "/health/"
+
+Cleanup = Callable[[], Awaitable[object]]
+_at_end: ContextVar[list[Cleanup] | None] = ContextVar("at_end", default=None)
+
+
+def at_request_end(cleanup: Cleanup) -> None:
+    """Await `cleanup` once the current request is over, however it ended.
+
+    For what must not wait for the garbage collector: a response abandoned halfway (its client
+    stopped reading or went away) may leave its body's generators to the collector, which runs
+    whenever it likes, in whatever thread. Outside a request, this does nothing.
+    """
+    cleanups = _at_end.get()
+    if cleanups is not None:
+        cleanups.append(cleanup)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -83,6 +101,7 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_size = settings.max_body_size
         self.body_timeout = settings.body_timeout
+        self.send_timeout = settings.send_timeout
         self.allowed_hosts = tuple(host.lower() for host in settings.allowed_hosts)
 
     def _host_refused(self, scope: Scope) -> bool:
@@ -113,15 +132,19 @@ class RequestContextMiddleware:
             request_id=request_id, method=scope["method"], path=scope["path"]
         )
         start = time.perf_counter()
+        cleanups: list[Cleanup] = []
+        _at_end.set(cleanups)
         body_deadline = asyncio.get_running_loop().time() + self.body_timeout
         status = 500
         started = False  # a response has begun, from the app or from here
         answered = False  # this middleware answered; whatever the app sends is dropped
         received = 0
         body_done = False  # the client has sent its whole body
+        streaming = False  # the response body comes in several parts
+        stalled = False  # the client stopped reading a streamed response
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, started, streaming, stalled
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
@@ -129,6 +152,17 @@ class RequestContextMiddleware:
                     *message.get("headers", ()),
                     (_REQUEST_ID_KEY, request_id.encode("latin-1")),
                 ]
+            elif streaming or message.get("more_body", False):
+                # A stream waits for its client to read: not forever. (A body sent at once is
+                # left to the server's buffers, which no client can make it wait on.)
+                streaming = True
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        await send(message)
+                except TimeoutError:
+                    stalled = True
+                    raise
+                return
             await send(message)
 
         async def answer(status_code: int, detail: str, *, close: bool = False) -> None:
@@ -181,13 +215,21 @@ class RequestContextMiddleware:
                 await self.app(scope, limited_receive, app_send)
         except Exception:  # noqa: BLE001 - the service's last line of defence, logged below
             # (Unless this middleware answered already: then the app only failed to read the
-            # body it refused.) The one place unexpected errors are logged, with their
-            # traceback; the client gets a generic problem that reveals nothing of them.
-            if not answered:
+            # body it refused; or the client stopped reading.) The one place unexpected errors
+            # are logged, with their traceback; the client gets a generic problem that reveals
+            # nothing of them.
+            if stalled:
+                access_log.warning("client_stopped_reading", waited_s=self.send_timeout)
+            elif not answered:
                 error_log.exception("unhandled_exception")
                 if not started:
                     await answer(500, SERVER_ERROR)
         finally:
+            for cleanup in cleanups:
+                try:
+                    await cleanup()
+                except Exception:  # noqa: BLE001 - the others still run
+                    error_log.exception("request_cleanup_failed")
             access_log.info(
                 "request",
                 status=status,

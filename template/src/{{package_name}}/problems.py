@@ -17,6 +17,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # The `detail` of the problems both frameworks answer: the contract wants them identical.
 BODY_TOO_SLOW = "The request body did not arrive in time."
 DATABASE_UNAVAILABLE = "The database is unavailable."
+EXPORTS_BUSY = "Too many exports are streaming at once: retry later."
 HOST_NOT_ALLOWED = "The Host header names a host this service does not serve."
 INVALID_REQUEST = "The request is invalid."
 JSON_REQUIRED = "The request body must be application/json."

@@ -7,7 +7,7 @@ racing another one on the same item finds it gone (None: a 404) rather than fail
 from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,13 +36,20 @@ async def page(session: AsyncSession, limit: int, offset: int) -> tuple[Sequence
     return rows.all(), total or 0
 
 
-async def export(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Item]:
+async def export(
+    sessions: async_sessionmaker[AsyncSession], idle_timeout: float
+) -> AsyncIterator[Item]:
     """Every item, in id order, straight from a database cursor: memory stays flat.
 
     The stream has its own session, open as long as the response streams; if the client goes
     away, the generator is closed and so are the cursor, the transaction and the session.
+    PostgreSQL also ends the transaction itself if it stays idle `idle_timeout` seconds: a
+    guard, should a stream ever be left open.
     """
     async with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            limit = f"'{round(idle_timeout * 1000)}ms'"
+            await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {limit}"))
         statement = select(Item).order_by(Item.id).execution_options(yield_per=EXPORT_BATCH)
         result = await session.stream_scalars(statement)
         # A batch at a time: one trip through SQLAlchemy's async bridge per batch, not per row.
