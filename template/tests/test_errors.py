@@ -36,6 +36,15 @@ async def test_a_host_not_served_is_400(client: AsyncClient) -> None:
     assert (await client.get("/health/live", headers={"Host": "10.1.2.3:8000"})).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/no/such/route"])
+async def test_every_response_carries_the_security_headers(client: AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert "strict-transport-security" not in response.headers  # plain HTTP: no HSTS
+
+
 async def test_wrong_method_is_405(client: AsyncClient) -> None:
     response = await client.delete("/health/live")
     assert_problem(response, 405)

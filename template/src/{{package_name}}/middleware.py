@@ -6,6 +6,10 @@ another task, which loses context variables and buffers streaming bodies. This m
   structlog context, and returns it on every response, the 400, 413 and 500 ones included;
 - answers 400 to a request whose `Host` is not one of `ALLOWED_HOSTS` (a WebSocket handshake
   gets 403), except under /health/, which orchestrators probe by the pod's address;
+- believes `X-Forwarded-Proto` and `X-Forwarded-For` from `TRUSTED_PROXIES` only: the scheme
+  (https: HSTS, secure cookies) and the client's address then are the ones the proxy saw;
+- adds the security headers every response carries (no MIME sniffing, no framing, the
+  referrer kept to this origin; HSTS over https) where the framework did not;
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
   408 (closing the connection) for a body that has not arrived `BODY_TIMEOUT` seconds after
   the request began, however slowly it trickles in;
@@ -19,6 +23,7 @@ another task, which loses context variables and buffers streaming bodies. This m
 
 import asyncio
 import contextlib
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextvars import ContextVar
@@ -51,6 +56,15 @@ error_log = structlog.get_logger(f"{__package__}.errors")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _HEALTH_PREFIX = "/health/"
 
+# On every response that does not set them already (Django's middleware sets the same).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")  # https only
+
 Cleanup = Callable[[], Awaitable[object]]
 _at_end: ContextVar[list[Cleanup] | None] = ContextVar("at_end", default=None)
 
@@ -67,11 +81,24 @@ def at_request_end(cleanup: Cleanup) -> None:
         cleanups.append(cleanup)
 
 
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def _with_defaults(headers: Headers, defaults: Sequence[tuple[bytes, bytes]]) -> Headers:
+    present = {name.lower() for name, _ in headers}
+    return [*headers, *(header for header in defaults if header[0] not in present)]
 
 
 def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
@@ -103,6 +130,42 @@ class RequestContextMiddleware:
         self.body_timeout = settings.body_timeout
         self.send_timeout = settings.send_timeout
         self.allowed_hosts = tuple(host.lower() for host in settings.allowed_hosts)
+        self.trusted_proxies = tuple(
+            ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
+        )
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+    def _as_the_proxy_saw_it(self, scope: Scope) -> Scope:
+        """The scope with the scheme and client address a trusted proxy reports.
+
+        `X-Forwarded-For` lists the addresses the request came through, the newest last: the
+        client is the last one that is not a trusted proxy. Anybody else's headers are ignored.
+        """
+        client = scope.get("client")
+        if not self.trusted_proxies or not client or not self._trusted(client[0]):
+            return scope
+        scope = dict(scope)
+        proto = _header(scope, b"x-forwarded-proto")
+        if proto:
+            secure = proto.split(",")[-1].strip().lower() in {"https", "wss"}
+            if scope["type"] == "websocket":
+                scope["scheme"] = "wss" if secure else "ws"
+            else:
+                scope["scheme"] = "https" if secure else "http"
+        forwarded_for = _header(scope, b"x-forwarded-for")
+        if forwarded_for:
+            hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+            while len(hops) > 1 and self._trusted(hops[-1]):
+                hops.pop()
+            if hops:
+                scope["client"] = (hops[-1], 0)
+        return scope
 
     def _host_refused(self, scope: Scope) -> bool:
         if scope["path"].startswith(_HEALTH_PREFIX):
@@ -119,6 +182,8 @@ class RequestContextMiddleware:
         return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = self._as_the_proxy_saw_it(scope)
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
@@ -134,6 +199,8 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         cleanups: list[Cleanup] = []
         _at_end.set(cleanups)
+        https = scope.get("scheme") == "https"  # the ASGI default is http
+        security_headers = SECURITY_HEADERS + ((HSTS,) if https else ())
         body_deadline = asyncio.get_running_loop().time() + self.body_timeout
         status = 500
         started = False  # a response has begun, from the app or from here
@@ -148,10 +215,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (_REQUEST_ID_KEY, request_id.encode("latin-1")),
-                ]
+                message["headers"] = _with_defaults(
+                    [*message.get("headers", ()), (_REQUEST_ID_KEY, request_id.encode("latin-1"))],
+                    security_headers,
+                )
             elif streaming or message.get("more_body", False):
                 # A stream waits for its client to read: not forever. (A body sent at once is
                 # left to the server's buffers, which no client can make it wait on.)
@@ -234,6 +301,7 @@ class RequestContextMiddleware:
                 "request",
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                client=_client(scope),
             )
         if answered and not body_done:
             await self._discard_body(receive, int(declared) if declared else None)
@@ -295,6 +363,7 @@ class RequestContextMiddleware:
                 status=101 if accepted else 403,
                 close_code=close_code if accepted else None,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                client=_client(scope),
             )
 
     async def _discard_body(self, receive: Receive, declared: int | None) -> None:
