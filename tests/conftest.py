@@ -1,22 +1,23 @@
-"""Fixtures shared by the template's tests (helpers live in harness.py)."""
+"""Fixtures shared by the template's tests; the helpers live in harness.py at the root."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from harness import POSTGRES_SERVER
+
+import harness
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _harness_scratch(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The harness keeps its shared renders and builds in pytest's temporary directory."""
+    harness.use_scratch(tmp_path_factory.getbasetemp() / "harness")
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A new, empty database on the local PostgreSQL server, dropped afterwards."""
-    import psycopg  # only the build tier needs it
-
-    name = f"cps_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = harness.create_database()
     yield name
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    harness.drop_database(name)
