@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import harness
+from harness import Variant
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,3 +22,27 @@ def postgres_database() -> Iterator[str]:
     name = harness.create_database()
     yield name
     harness.drop_database(name)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), the tests of one variant run in one worker: it
+    renders, locks and installs that variant once for all of them (and serves a contract
+    deployment once)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        variants = [param for param in params if isinstance(param, Variant)]
+        if variants:
+            item.add_marker(pytest.mark.xdist_group(variants[0].id))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose pytest-xdist group did not apply fails: its variant would be built, and its
+    deployment served, by every worker that gets one of its tests."""
+    grouped = item.get_closest_marker("xdist_group") is not None
+    if grouped and getattr(item.config.option, "loadgroup", False) and "@" not in item.nodeid:
+        pytest.fail(
+            f"pytest-xdist ignored the xdist_group of this test (pytest {pytest.__version__}): "
+            "see the pytest pin in pyproject.toml"
+        )

@@ -12,6 +12,11 @@ import pytest
 
 from benchmarks import export, report
 from benchmarks.__main__ import PAGE, main
+from harness import Variant
+
+# With the build and contract tests of the default answers (one pytest-xdist worker): the load
+# section serves the same installed render (harness.installed).
+SHARED = pytest.mark.xdist_group(Variant().id)
 
 
 def test_page_is_the_report_of_the_published_results(tmp_path: Path) -> None:
@@ -39,6 +44,7 @@ def test_the_report_refuses_a_page_it_cannot_fill() -> None:
 
 
 @pytest.mark.build
+@SHARED
 def test_export_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert (
@@ -55,6 +61,7 @@ def test_export_benchmark_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.build
+@SHARED
 def test_benchmark_runner_quick(tmp_path: Path) -> None:
     """`python -m benchmarks --quick`: every section runs and lands in the report."""
     out = tmp_path / "benchmarks.md"

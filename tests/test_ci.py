@@ -52,6 +52,8 @@ REALTIME = [
     )
 ]
 TEMPLATE_WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+# The tests of the linters' findings run in one pytest-xdist worker: it lints once.
+LINTED = pytest.mark.xdist_group("ci-files")
 
 
 def ci_file(project: Path, ci: str) -> Path:
@@ -104,6 +106,7 @@ def findings() -> dict[Path, list[str]]:
     return found
 
 
+@LINTED
 @pytest.mark.parametrize(("python_version", "free_threading", "database"), COMBINATIONS)
 @pytest.mark.parametrize("framework", ["fastapi", "django"])
 def test_github_workflow(
@@ -161,6 +164,7 @@ def test_github_workflow(
         assert "_is_gil_enabled" not in text
 
 
+@LINTED
 @pytest.mark.parametrize(("python_version", "free_threading", "database"), COMBINATIONS)
 def test_gitlab_pipeline(
     findings: dict[Path, list[str]], python_version: str, free_threading: bool, database: str
@@ -182,6 +186,7 @@ def test_gitlab_pipeline(
     assert "pip-audit" in " ".join(pipeline["audit"]["script"])
 
 
+@LINTED
 @pytest.mark.parametrize("broker", ["memory", "redis"])
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("ci", ["github", "gitlab"])
@@ -211,6 +216,7 @@ def test_no_ci() -> None:
     assert not (project / ".gitlab-ci.yml").exists()
 
 
+@LINTED
 def test_the_template_repository_workflow(findings: dict[Path, list[str]]) -> None:
     assert findings[TEMPLATE_WORKFLOW] == []  # actionlint, zizmor
 
