@@ -328,13 +328,15 @@ def render(
     vcs_ref: str | None = None,
     tasks: bool = False,
     overwrite: bool = False,
+    quiet: bool = True,
     **answers: object,
 ) -> Path:
     """Render the working tree with `answers` (defaults for the rest) into `destination`.
 
     As `copier copy --defaults --skip-tasks` does, from a snapshot of the working tree; with
     `vcs_ref`, through git as a user's `--vcs-ref=HEAD` does (the answers then record
-    `_commit`); with `tasks`, the post-copy task runs too, as with `--trust`.
+    `_commit`); with `tasks`, the post-copy task runs too, as with `--trust`; not `quiet`,
+    Copier prints what it writes and the message after copy.
     """
     from copier import run_copy
 
@@ -342,7 +344,7 @@ def render(
         "data": answers,
         "defaults": True,
         "overwrite": overwrite,
-        "quiet": True,
+        "quiet": quiet,
         "skip_tasks": not tasks,
         "unsafe": tasks,
     }

@@ -9,10 +9,9 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
-from copier import run_copy
 from copier.errors import InteractiveSessionError
 
-from harness import ROOT, render, template_snapshot
+from harness import ROOT, render
 
 COPIER = str(Path(sys.prefix) / "bin" / "copier")
 UP, DOWN, ENTER, CLEAR_LINE = "\x1b[A", "\x1b[B", "\r", "\x15"
@@ -144,13 +143,7 @@ def test_copy_into_a_non_empty_folder(tmp_path: Path) -> None:
 def test_message_after_copy_names_the_next_steps(
     tmp_path: Path, framework: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_copy(  # not quiet, unlike harness.render
-        str(template_snapshot()),
-        str(tmp_path / "svc"),
-        data={"framework": framework},
-        defaults=True,
-        skip_tasks=True,
-    )
+    render(tmp_path / "svc", quiet=False, framework=framework)
     message = capsys.readouterr().err + capsys.readouterr().out
     for step in (
         "uv sync",
