@@ -501,10 +501,6 @@ class Server:
         self.stop(force=True)
         raise ServerError(f"{self.url}{self.ready_path} did not answer 200 within {timeout}s")
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def stop(self, timeout: float = STOP_TIMEOUT, *, force: bool = False) -> int | None:
         """SIGTERM, then its exit status. If it overstays `timeout`, its process group is killed
         and that is a ServerError, unless `force` (None is returned then). Whatever it started
