@@ -18,16 +18,9 @@ from typing import Any
 
 import httpx
 
-from benchmarks.lib import (
-    Server,
-    Stats,
-    clean_env,
-    database,
-    install,
-    render,
-    run,
-    service_env,
-)
+import harness
+from benchmarks.lib import Stats
+from harness import Project, Variant, run, service_env
 
 VARIANTS = [(fw, db) for fw in ("fastapi", "django") for db in ("sqlite", "postgresql")]
 
@@ -88,13 +81,15 @@ def add_baseline(project: Path, framework: str) -> None:
         urls.write_text(text)
 
 
-def export_once(project: Path, env: dict[str, str], path: str, rows: int, log: Path) -> dict:
-    command = [str(project / ".venv" / "bin" / "my-service"), "serve", "--port", "{port}"]
-    with Server(command, project, env, log).start() as server:
+def export_once(project: Project, env: dict[str, str], path: str, rows: int, log: Path) -> dict:
+    """One export from a freshly started worker: rows/s, and the worker's peak memory growth."""
+    server = harness.serve(project, env, log)
+    server.grace = 5.0  # its stop is not measured
+    with server.start():
         before = server.rss("VmRSS")
         start = time.perf_counter()
         count = 0
-        with httpx.stream("GET", server.url + path, timeout=600) as response:
+        with httpx.stream("GET", server.url + path, timeout=600, trust_env=False) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 count += bool(line)
@@ -106,74 +101,43 @@ def export_once(project: Path, env: dict[str, str], path: str, rows: int, log: P
     return {"rows_per_s": rows / seconds, "growth_mib": max(0, peak - before) / 2**20}
 
 
-def run_export(sizes: list[int], repeats: int, variants: list[tuple[str, str]]) -> list[dict]:
+def run_export(
+    sizes: list[int], repeats: int, variants: list[tuple[str, str]], scratch: Path
+) -> list[dict[str, Any]]:
+    """Each variant (a private copy, with the baseline route added) exports tables of each
+    size, streamed and naive, `repeats` times each."""
     results = []
-    with tempfile.TemporaryDirectory(prefix="cps-bench-export-") as scratch:
-        for framework, kind in variants:
-            project = render(
-                Path(scratch) / f"{framework}-{kind}", framework=framework, database=kind
-            )
-            install(project)
-            add_baseline(project, framework)
-            env = clean_env()
-            with database(kind, framework, Path(scratch) / f"{framework}-{kind}") as db:
-                settings = service_env(env, db.url, workers="1", log_level="WARNING")
-                command = str(project / ".venv" / "bin" / "my-service")
-                run(project, command, "migrate", env=settings)
-                seeded = 0
-                for rows in sorted(sizes):
-                    db.seed_items(seeded + 1, rows)
-                    seeded = rows
-                    for mode, path in MODES.items():
-                        runs = [
-                            export_once(project, settings, path, rows, project / "serve.log")
-                            for _ in range(repeats)
-                        ]
-                        results.append(
-                            {
-                                "framework": framework,
-                                "database": kind,
-                                "rows": rows,
-                                "mode": mode,
-                                "rows_per_s": Stats([r["rows_per_s"] for r in runs]).as_dict(),
-                                "growth_mib": Stats([r["growth_mib"] for r in runs]).as_dict(),
-                            }
-                        )
-                        print(json.dumps(results[-1]), flush=True)
+    for framework, kind in variants:
+        name = f"export-{framework}-{kind}"
+        project = harness.build(Variant(framework=framework, database=kind), scratch / name)
+        add_baseline(project.path, framework)
+        with harness.database(kind, scratch / f"{name}-db", prefix="cps_bench") as db:
+            settings = service_env(project, db.url(framework), workers="1", log_level="WARNING")
+            run(project.path, project.bin("my-service"), "migrate", env=settings)
+            seeded = 0
+            for rows in sorted(sizes):
+                db.seed_items(seeded + 1, rows)
+                seeded = rows
+                for mode, path in MODES.items():
+                    log = scratch / f"{name}.log"
+                    runs = [export_once(project, settings, path, rows, log) for _ in range(repeats)]
+                    results.append(
+                        {
+                            "framework": framework,
+                            "database": kind,
+                            "rows": rows,
+                            "mode": mode,
+                            "rows_per_s": Stats([r["rows_per_s"] for r in runs]).as_dict(),
+                            "growth_mib": Stats([r["growth_mib"] for r in runs]).as_dict(),
+                        }
+                    )
+                    print(json.dumps(results[-1]), flush=True)
     return results
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    """Markdown: each streamed export beside its naive baseline, with the ratios."""
-    lines = [
-        "| Variant | Rows | Streamed rows/s | Naive rows/s | Speed ratio "
-        "| Streamed peak growth | Naive peak growth | Memory ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    keyed = {(r["framework"], r["database"], r["rows"], r["mode"]): r for r in results}
-    for (framework, kind, rows, mode), stream in keyed.items():
-        if mode != "stream":
-            continue
-        naive = keyed[(framework, kind, rows, "naive")]
-
-        def rate(r: dict[str, Any]) -> str:
-            s = r["rows_per_s"]
-            return f"{s['median']:,.0f} ({s['min']:,.0f}-{s['max']:,.0f})"
-
-        def growth(r: dict[str, Any]) -> str:
-            g = r["growth_mib"]
-            return f"{g['median']:,.1f} MiB ({g['min']:,.1f}-{g['max']:,.1f})"
-
-        speed = stream["rows_per_s"]["median"] / naive["rows_per_s"]["median"]
-        memory = naive["growth_mib"]["median"] / max(stream["growth_mib"]["median"], 0.1)
-        lines.append(
-            f"| {framework} + {kind} | {rows:,} | {rate(stream)} | {rate(naive)} | {speed:.2f}x "
-            f"| {growth(stream)} | {growth(naive)} | {memory:,.0f}x less |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.report import export_table
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
@@ -186,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     variants = [tuple(name.split("-", 1)) for name in args.variants]
-    results = run_export(args.sizes, args.repeats, variants)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="cps-bench-export-") as scratch:
+        results = run_export(args.sizes, args.repeats, variants, Path(scratch))  # type: ignore[arg-type]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "export.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "export.md").write_text(table(results) + "\n")
-    print(table(results))
+    (args.out / "export.md").write_text(export_table(results) + "\n")
+    print(export_table(results))
     return 0
 
 

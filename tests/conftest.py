@@ -1,22 +1,48 @@
-"""Fixtures shared by the template's tests (helpers live in harness.py)."""
+"""Fixtures shared by the template's tests; the helpers live in harness.py at the root."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from harness import POSTGRES_SERVER
+
+import harness
+from harness import Variant
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _harness_scratch(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The harness keeps its shared renders and builds in pytest's temporary directory."""
+    harness.use_scratch(tmp_path_factory.getbasetemp() / "harness")
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A new, empty database on the local PostgreSQL server, dropped afterwards."""
-    import psycopg  # only the build tier needs it
-
-    name = f"cps_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = harness.create_database()
     yield name
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    harness.drop_database(name)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), the tests of one variant run in one worker: it
+    renders, locks and installs that variant once for all of them (and serves a contract
+    deployment once)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        variants = [param for param in params if isinstance(param, Variant)]
+        if variants:
+            item.add_marker(pytest.mark.xdist_group(variants[0].id))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose pytest-xdist group did not apply fails: its variant would be built, and its
+    deployment served, by every worker that gets one of its tests."""
+    grouped = item.get_closest_marker("xdist_group") is not None
+    if grouped and getattr(item.config.option, "loadgroup", False) and "@" not in item.nodeid:
+        pytest.fail(
+            f"pytest-xdist ignored the xdist_group of this test (pytest {pytest.__version__}): "
+            "see the pytest pin in pyproject.toml"
+        )

@@ -1,13 +1,50 @@
-"""The benchmark scripts run end to end (with tiny counts: no figure here means anything)."""
+"""The benchmarks: the published page is the report of its published results (fast), and the
+scripts run end to end with tiny counts (build tier: they install, serve and load services;
+no figure they produce means anything)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from benchmarks import export
+import pytest
+
+from benchmarks import export, report
+from benchmarks.__main__ import PAGE, main
+from harness import Variant
+
+# With the build and contract tests of the default answers (one pytest-xdist worker): the load
+# section serves the same installed render (harness.installed).
+SHARED = pytest.mark.xdist_group(Variant().id)
 
 
+def test_page_is_the_report_of_the_published_results(tmp_path: Path) -> None:
+    """`--report-only` rewrites docs/benchmarks.md from docs/benchmarks.json unchanged: no
+    figure on the page was edited by hand, no result is missing from it."""
+    shutil.copy(PAGE.with_suffix(".json"), tmp_path / "benchmarks.json")
+    assert main(["--report-only", "--out", str(tmp_path / "benchmarks.md")]) == 0
+    assert (tmp_path / "benchmarks.md").read_text() == PAGE.read_text()
+    assert (tmp_path / "benchmarks" / "render.png").stat().st_size > 1000
+    assert (tmp_path / "benchmarks" / "throughput.png").stat().st_size > 1000
+
+
+def test_the_report_refuses_a_page_it_cannot_fill() -> None:
+    data = json.loads(PAGE.with_suffix(".json").read_text())
+    made = report.pieces(data)
+    page = PAGE.read_text()
+    with pytest.raises(ValueError, match="makes nothing for"):
+        report.fill(page + "\nAnd <!-- bench:unknown -->1<!-- /bench:unknown -->.\n", made)
+    with pytest.raises(ValueError, match="no markers for"):
+        report.fill(page.replace("<!-- bench:export-table -->", "<!-- export-table -->"), made)
+    with pytest.raises(ValueError, match="starts with a figure's marker"):
+        report.fill(
+            page.replace("median of <!-- bench:repeats", "median of\n<!-- bench:repeats"), made
+        )
+
+
+@pytest.mark.build
+@SHARED
 def test_export_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert (
@@ -23,13 +60,13 @@ def test_export_benchmark_smoke(tmp_path: Path) -> None:
     assert "| fastapi + sqlite | 300 |" in table
 
 
+@pytest.mark.build
+@SHARED
 def test_benchmark_runner_quick(tmp_path: Path) -> None:
     """`python -m benchmarks --quick`: every section runs and lands in the report."""
-    from benchmarks.__main__ import main
-
-    report = tmp_path / "benchmarks.md"
-    assert main(["--quick", "--out", str(report)]) == 0
-    text = report.read_text()
+    out = tmp_path / "benchmarks.md"
+    assert main(["--quick", "--out", str(out)]) == 0
+    text = out.read_text()
     for heading in (
         "## 1. Render",
         "## 2. Time to green",
@@ -44,3 +81,12 @@ def test_benchmark_runner_quick(tmp_path: Path) -> None:
     assert "bare django-ninja" in text
     assert (tmp_path / "benchmarks" / "render.png").stat().st_size > 1000
     assert (tmp_path / "benchmarks" / "throughput.png").stat().st_size > 1000
+    # The tables are this run's: its own results, one repeat, flagged as such.
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert (data["repeats"], data["quick"]) == (1, True)
+    assert set(data) >= {"render", "green", "load", "free_threading", "export"}
+    assert report.render_table(data["render"]) in text
+    assert report.load_table(data["load"]) in text
+    assert "| django + sqlite | 200 |" in report.export_table(data["export"])
+    assert report.export_table(data["export"]) in text
+    assert "A `--quick` run: tiny counts, meaningless figures." in text

@@ -1,12 +1,14 @@
 """Generated CI: the matrix of every answer set, checked by actionlint, zizmor, GitLab's schema.
 
 Also the free-threading readiness gate (scripts/check_free_threading.py): it passes on the
-rendered variants and fails when a locked package is not ready.
+locked variants and fails when a locked package is not ready (build tier: it reads uv.lock).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import FAST_VARIANTS, ROOT, Variant, render, run
+
+import harness
+from harness import FAST_VARIANTS, ROOT, Variant, run
 
 BIN = Path(sys.prefix) / "bin"
 PYTHON_VERSIONS = ("3.12", "3.13", "3.14")
@@ -32,25 +36,97 @@ def expected_matrix(python_version: str, free_threading: bool) -> list[str]:
 
 
 COMBINATIONS = list(itertools.product(PYTHON_VERSIONS, (True, False), ("sqlite", "postgresql")))
+GITHUB = [
+    Variant(framework=fw, python_version=py, free_threading=ft, database=db, ci="github")
+    for fw in ("fastapi", "django")
+    for py, ft, db in COMBINATIONS
+]
+GITLAB = [
+    Variant(python_version=py, free_threading=ft, database=db, ci="gitlab")
+    for py, ft, db in COMBINATIONS
+]
+REALTIME = [
+    Variant(realtime=True, broker=broker, database=db, ci=ci)
+    for ci, db, broker in itertools.product(
+        ("github", "gitlab"), ("sqlite", "postgresql"), ("memory", "redis")
+    )
+]
+TEMPLATE_WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+# The tests of the linters' findings run in one pytest-xdist worker: it lints once.
+LINTED = pytest.mark.xdist_group("ci-files")
 
 
+def ci_file(project: Path, ci: str) -> Path:
+    if ci == "github":
+        return project / ".github" / "workflows" / "ci.yml"
+    return project / ".gitlab-ci.yml"
+
+
+def lint_output(args: list[str], ok: set[int]) -> str:
+    """A linter's report on many files at once (run in ROOT, to which it may give their paths
+    relative); an exit status outside `ok` is its failure."""
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode in ok, f"{args[0]} exited {result.returncode}: {result.stderr}"
+    return result.stdout
+
+
+def reported(path: str) -> Path:
+    """A file as a linter names it: absolute, or relative to ROOT."""
+    return Path(os.path.normpath(ROOT / path))
+
+
+@pytest.fixture(scope="session")
+def findings() -> dict[Path, list[str]]:
+    """What the linters say of each CI file of the combinations below (rendered once each):
+    actionlint and zizmor of every GitHub workflow, the template repository's own included;
+    GitLab's schema of every pipeline. Each linter runs once, on all of its files."""
+    variants = GITHUB + GITLAB + REALTIME
+    files = {ci_file(harness.rendered(v), v.ci): v.ci for v in variants}
+    files[TEMPLATE_WORKFLOW] = "github"
+    workflows = [str(path) for path, ci in files.items() if ci == "github"]
+    pipelines = [str(path) for path, ci in files.items() if ci == "gitlab"]
+    found: dict[Path, list[str]] = {path: [] for path in files}
+
+    report = lint_output([str(BIN / "actionlint"), "-format", "{{json .}}", *workflows], {0, 1})
+    for error in json.loads(report):
+        found[reported(error["filepath"])].append(f"actionlint: {error['message']}")
+
+    zizmor = [str(BIN / "zizmor"), "--offline", "--no-progress", "--format", "json", *workflows]
+    for finding in json.loads(lint_output(zizmor, {0, *range(10, 15)})):
+        # Each location names its file as given on the command line.
+        local = [location["symbolic"]["key"]["Local"] for location in finding["locations"]]
+        for path in {key.get("verbatim_path") or key["given_path"] for key in local}:
+            found[reported(path)].append(f"zizmor: {finding['ident']}: {finding['desc']}")
+
+    schema = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci"]
+    report = lint_output([*schema, "--output-format", "json", *pipelines], {0, 1})
+    result = json.loads(report)
+    for error in result.get("errors", []) + result.get("parse_errors", []):
+        found[reported(error["filename"])].append(f"GitLab schema: {error['message']}")
+    return found
+
+
+@LINTED
 @pytest.mark.parametrize(("python_version", "free_threading", "database"), COMBINATIONS)
 @pytest.mark.parametrize("framework", ["fastapi", "django"])
 def test_github_workflow(
-    tmp_path: Path, framework: str, python_version: str, free_threading: bool, database: str
+    findings: dict[Path, list[str]],
+    framework: str,
+    python_version: str,
+    free_threading: bool,
+    database: str,
 ) -> None:
-    project = render(
-        tmp_path / "p",
+    variant = Variant(
         framework=framework,
         python_version=python_version,
         free_threading=free_threading,
         database=database,
         ci="github",
     )
+    project = harness.rendered(variant)
     path = project / ".github" / "workflows" / "ci.yml"
     assert not (project / ".gitlab-ci.yml").exists()
-    run(project, str(BIN / "actionlint"), str(path))
-    run(project, str(BIN / "zizmor"), "--offline", "--no-progress", str(path))
+    assert findings[path] == []  # actionlint, zizmor
 
     text = path.read_text()
     workflow = yaml.safe_load(text)
@@ -88,20 +164,18 @@ def test_github_workflow(
         assert "_is_gil_enabled" not in text
 
 
+@LINTED
 @pytest.mark.parametrize(("python_version", "free_threading", "database"), COMBINATIONS)
 def test_gitlab_pipeline(
-    tmp_path: Path, python_version: str, free_threading: bool, database: str
+    findings: dict[Path, list[str]], python_version: str, free_threading: bool, database: str
 ) -> None:
-    project = render(
-        tmp_path / "p",
-        python_version=python_version,
-        free_threading=free_threading,
-        database=database,
-        ci="gitlab",
+    variant = Variant(
+        python_version=python_version, free_threading=free_threading, database=database, ci="gitlab"
     )
+    project = harness.rendered(variant)
     path = project / ".gitlab-ci.yml"
     assert not (project / ".github").exists()
-    run(project, str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(path))
+    assert findings[path] == []  # GitLab's schema
     pipeline = yaml.safe_load(path.read_text())
     [matrix] = pipeline["test"]["parallel"]["matrix"]
     assert matrix["PYTHON"] == expected_matrix(python_version, free_threading)
@@ -112,24 +186,22 @@ def test_gitlab_pipeline(
     assert "pip-audit" in " ".join(pipeline["audit"]["script"])
 
 
+@LINTED
 @pytest.mark.parametrize("broker", ["memory", "redis"])
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("ci", ["github", "gitlab"])
 def test_realtime_ci_has_the_services_its_tests_need(
-    tmp_path: Path, ci: str, database: str, broker: str
+    findings: dict[Path, list[str]], ci: str, database: str, broker: str
 ) -> None:
-    project = render(tmp_path / "p", realtime=True, broker=broker, database=database, ci=ci)
+    variant = Variant(realtime=True, broker=broker, database=database, ci=ci)
+    project = harness.rendered(variant)
+    path = ci_file(project, ci)
+    assert findings[path] == []  # actionlint and zizmor, or GitLab's schema
     if ci == "github":
-        path = project / ".github" / "workflows" / "ci.yml"
-        run(project, str(BIN / "actionlint"), str(path))
-        run(project, str(BIN / "zizmor"), "--offline", "--no-progress", str(path))
         test = yaml.safe_load(path.read_text())["jobs"]["test"]
         services = set(test.get("services", {}))
         env = test["env"]
     else:
-        path = project / ".gitlab-ci.yml"
-        schema = ("--builtin-schema", "vendor.gitlab-ci")
-        run(project, str(BIN / "check-jsonschema"), *schema, str(path))
         test = yaml.safe_load(path.read_text())["test"]
         services = {service["alias"] for service in test.get("services", [])}
         env = test["variables"]
@@ -138,27 +210,26 @@ def test_realtime_ci_has_the_services_its_tests_need(
     assert ("REDIS_URL" in env) == (broker == "redis")
 
 
-def test_no_ci(tmp_path: Path) -> None:
-    project = render(tmp_path / "p", ci="none")
+def test_no_ci() -> None:
+    project = harness.rendered(Variant(ci="none"))
     assert not (project / ".github").exists()
     assert not (project / ".gitlab-ci.yml").exists()
 
 
-def test_the_template_repository_workflow() -> None:
-    path = ROOT / ".github" / "workflows" / "ci.yml"
-    run(ROOT, str(BIN / "actionlint"), str(path))
-    run(ROOT, str(BIN / "zizmor"), "--offline", "--no-progress", str(path))
+@LINTED
+def test_the_template_repository_workflow(findings: dict[Path, list[str]]) -> None:
+    assert findings[TEMPLATE_WORKFLOW] == []  # actionlint, zizmor
 
 
-# The readiness gate, on the locks the fast tier rendered (the post-copy task ran `uv lock`).
+# The readiness gate, on the locks the post-copy task wrote (`uv lock`: build tier).
 
 FREE_THREADED_VARIANTS = [v for v in FAST_VARIANTS if v.free_threading]
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("variant", FREE_THREADED_VARIANTS, ids=lambda v: v.id)
-def test_free_threading_gate_passes(copie_session, variant: Variant) -> None:
-    result = copie_session.copy(extra_answers=variant.answers(), vcs_ref="HEAD")
-    project = result.project_dir
+def test_free_threading_gate_passes(variant: Variant) -> None:
+    project = harness.locked(variant)
     report = run(project, sys.executable, "scripts/check_free_threading.py")
     assert "free-threading ready (3.14t, 3.15t)" in report.stdout
     one = run(project, sys.executable, "scripts/check_free_threading.py", "--python", "3.14t")
@@ -178,9 +249,9 @@ def test_free_threading_gate_passes(copie_session, variant: Variant) -> None:
             assert re.search(r"^msgpack \S+ +wheel", report.stdout, re.MULTILINE)
 
 
-def test_free_threading_gate_fails_on_gaps(copie_session, tmp_path: Path) -> None:
-    result = copie_session.copy(extra_answers=Variant().answers(), vcs_ref="HEAD")
-    project = result.project_dir
+@pytest.mark.build
+def test_free_threading_gate_fails_on_gaps(tmp_path: Path) -> None:
+    project = harness.locked(Variant())
     lock = (project / "uv.lock").read_text()
     # A package with no free-threaded wheel, and SQLAlchemy 2.0 (its wheels re-enable the GIL).
     lock = re.sub(r'^ *\{ url = "[^"]*/granian-[^"]*-cp31[45]t-.*\n', "", lock, flags=re.MULTILINE)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
-from copier import run_copy
 from copier.errors import InteractiveSessionError
+
 from harness import ROOT, render
 
 COPIER = str(Path(sys.prefix) / "bin" / "copier")
@@ -61,6 +61,8 @@ def test_non_default_choices_through_the_real_prompts(tmp_path: Path) -> None:
         ],
     )
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    # Rendered through git (--vcs-ref): the answers record where from, and which commit.
+    assert {k for k in answers if k.startswith("_")} == {"_commit", "_src_path"}
     assert {k: v for k, v in answers.items() if not k.startswith("_")} == {
         "project_name": "Ledger API",
         "project_slug": "ledger-api",
@@ -141,14 +143,7 @@ def test_copy_into_a_non_empty_folder(tmp_path: Path) -> None:
 def test_message_after_copy_names_the_next_steps(
     tmp_path: Path, framework: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_copy(
-        str(ROOT),
-        str(tmp_path / "svc"),
-        data={"framework": framework},
-        defaults=True,
-        vcs_ref="HEAD",
-        skip_tasks=True,
-    )
+    render(tmp_path / "svc", quiet=False, framework=framework)
     message = capsys.readouterr().err + capsys.readouterr().out
     for step in (
         "uv sync",

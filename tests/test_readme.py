@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
-from harness import ROOT, clean_env, free_port
+
+from harness import ROOT, Server, clean_env
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -38,36 +35,10 @@ def test_scaffold_command_starts_a_ready_service(tmp_path: Path) -> None:
         clone,
         ignore=shutil.ignore_patterns(".venv", ".tools", "__pycache__", ".*_cache"),
     )
-    port = free_port()
-    process = subprocess.Popen(
-        ["bash", "-c", command_after("scaffold-command")],
-        cwd=clone,
-        env=clean_env(MY_SERVICE_PORT=str(port)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # one process group: the whole chain stops together
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                url = f"http://127.0.0.1:{port}/health/ready"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            output = process.stdout.read() if process.poll() is not None else ""
-            pytest.fail(f"the scaffolded service never became ready:\n{output[-4000:]}")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    command = ["bash", "-c", command_after("scaffold-command")]
+    env = clean_env(MY_SERVICE_PORT="{port}")
+    # The whole chain (copier, uv, the service) runs in the server's process group.
+    with Server(command, clone, env, tmp_path / "scaffold.log").start(timeout=180) as server:
+        assert httpx.get(f"{server.url}/health/ready", trust_env=False).status_code == 200
     assert (tmp_path / "my-service" / "uv.lock").is_file()
     assert (tmp_path / "my-service" / "my_service.sqlite3").is_file()

@@ -1,4 +1,5 @@
-"""Fast tier: every FastAPI variant renders completely, parses, and passes its own ruff."""
+"""Every variant renders completely, parses, and passes its own ruff (fast tier); its
+post-copy task locks dependencies that match the answers (build tier: `uv lock` resolves)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import harness
 from harness import FAST_VARIANTS, Variant, run
 
 RUFF = str(Path(sys.prefix) / "bin" / "ruff")
@@ -18,8 +21,8 @@ RUFF = str(Path(sys.prefix) / "bin" / "ruff")
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
 
+# `_commit` too when the template is rendered through git (test_interactive.py checks it).
 ANSWER_KEYS = {
-    "_commit",
     "_src_path",
     "project_name",
     "project_slug",
@@ -37,16 +40,18 @@ ANSWER_KEYS = {
 
 
 @pytest.fixture(scope="module", params=FAST_VARIANTS, ids=lambda v: v.id)
-def rendered(request: pytest.FixtureRequest, copie_session) -> tuple[Variant, Path]:
-    """One render of the working tree per variant, shared by the checks below.
-
-    pytest-copie renders in-process with `--trust`, so the post-copy task (uv lock, git init)
-    runs as it does for a user who trusts the template.
-    """
+def rendered(request: pytest.FixtureRequest) -> tuple[Variant, Path]:
+    """The render of each variant (tasks skipped), shared by the checks below."""
     variant: Variant = request.param
-    result = copie_session.copy(extra_answers=variant.answers(), vcs_ref="HEAD")
-    assert result.exit_code == 0, result.exception
-    return variant, result.project_dir
+    return variant, harness.rendered(variant)
+
+
+@pytest.fixture(scope="module", params=FAST_VARIANTS, ids=lambda v: v.id)
+def locked(request: pytest.FixtureRequest) -> tuple[Variant, Path]:
+    """The render of each variant after its post-copy task (uv lock, git init), as a user who
+    trusts the template gets it."""
+    variant: Variant = request.param
+    return variant, harness.locked(variant)
 
 
 def project_files(root: Path) -> list[Path]:
@@ -141,8 +146,6 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
         "tests/test_health.py",
         "tests/test_errors.py",
         "tests/test_logging.py",
-        "uv.lock",  # written by the post-copy task
-        ".git/HEAD",  # likewise
     ):
         assert (root / name).is_file(), name
     assert (root / "tests" / "test_items.py").is_file() == variant.include_example_api
@@ -197,7 +200,6 @@ def test_secret_key_lives_in_the_git_ignored_env_only(rendered: tuple[Variant, P
     assert len(key) >= 50
     assert len(set(key)) > 5
     assert key not in (root / ".copier-answers.yml").read_text()
-    assert run(root, "git", "check-ignore", ".env").stdout.strip() == ".env"
 
 
 def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
@@ -223,13 +225,23 @@ def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
     dev = tomllib.loads((root / "pyproject.toml").read_text())["dependency-groups"]["dev"]
     assert any(dep.startswith("websockets") for dep in dev) == variant.realtime
     assert project["requires-python"] == f">={variant.python_version}"
+
+
+@pytest.mark.build
+def test_post_copy_task_locks_dependencies_that_match_answers(
+    locked: tuple[Variant, Path],
+) -> None:
+    variant, root = locked
+    assert (root / ".git" / "HEAD").is_file()
+    if variant.framework == "django":  # the development secret key is never committed
+        assert run(root, "git", "check-ignore", ".env").stdout.strip() == ".env"
     lock = tomllib.loads((root / "uv.lock").read_text())
-    locked = {package["name"]: package["version"] for package in lock["package"]}
-    assert not {"psycopg-binary", "daphne", "autobahn", "hiredis"} & set(locked)
+    versions = {package["name"]: package["version"] for package in lock["package"]}
+    assert not {"psycopg-binary", "daphne", "autobahn", "hiredis"} & set(versions)
     if variant.framework == "fastapi":
-        assert tuple(int(part) for part in locked["sqlalchemy"].split(".")[:2]) >= (2, 1)
+        assert tuple(int(part) for part in versions["sqlalchemy"].split(".")[:2]) >= (2, 1)
     else:
-        assert int(locked["django"].split(".")[0]) >= 6
+        assert int(versions["django"].split(".")[0]) >= 6
 
 
 def test_answers_file_has_answers_only(rendered: tuple[Variant, Path]) -> None:

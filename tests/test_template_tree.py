@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+
 from harness import ROOT
 
 TEMPLATE = ROOT / "template"

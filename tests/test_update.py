@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from copier import run_copy, run_recopy, run_update
+
 from harness import ROOT, clean_env, run, uv
 
 pytestmark = pytest.mark.build

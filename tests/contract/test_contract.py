@@ -8,7 +8,9 @@ import uuid
 
 import httpx
 import pytest
-from deploy import MAX_BODY_SIZE, Service
+from deploy import MAX_BODY_SIZE
+
+from harness import Server
 
 pytestmark = pytest.mark.contract
 
@@ -263,7 +265,7 @@ def test_openapi_schema(http: httpx.Client) -> None:
     assert http.get("/docs").status_code == 200
 
 
-def test_logs_are_json_lines_with_request_ids(http: httpx.Client, service: Service) -> None:
+def test_logs_are_json_lines_with_request_ids(http: httpx.Client, service: Server) -> None:
     marker = f"logcheck-{uuid.uuid4().hex[:8]}"
     http.get("/health/live", headers={"X-Request-ID": marker})
     http.post("/api/v1/items", headers={"X-Request-ID": marker + "-2"}, json={"name": ""})
@@ -283,7 +285,7 @@ def test_logs_are_json_lines_with_request_ids(http: httpx.Client, service: Servi
     assert sum(1 for r in access if r["request_id"] == marker) == 1
 
 
-def _records_when(service: Service, done, timeout: float = 5.0) -> list[dict]:
+def _records_when(service: Server, done, timeout: float = 5.0) -> list[dict]:
     """The service's records, once `done(records)` holds (logs may trail the response)."""
     deadline = time.monotonic() + timeout
     while True:

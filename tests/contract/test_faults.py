@@ -8,17 +8,19 @@ import uuid
 
 import httpx
 import pytest
-from deploy import SHUTDOWN_TIMEOUT, Deployment, Service
+from deploy import SHUTDOWN_TIMEOUT, Deployment
+
+from harness import Server
 
 pytestmark = pytest.mark.contract
 
 
 def test_readiness_follows_the_database_without_a_restart(
-    service: Service, deployment: Deployment
+    service: Server, deployment: Deployment
 ) -> None:
-    ready = f"{service.base_url}/health/ready"
+    ready = f"{service.url}/health/ready"
     assert httpx.get(ready, trust_env=False).status_code == 200
-    deployment.database.take_down()
+    deployment.take_down()
     try:
         deadline = time.monotonic() + 30
         while (down := httpx.get(ready, timeout=30, trust_env=False)).status_code != 503:
@@ -26,20 +28,20 @@ def test_readiness_follows_the_database_without_a_restart(
             time.sleep(0.2)
         assert down.headers["content-type"] == "application/problem+json"
         assert down.json()["status"] == 503
-        live = httpx.get(f"{service.base_url}/health/live", trust_env=False)
+        live = httpx.get(f"{service.url}/health/live", trust_env=False)
         assert live.status_code == 200  # alive, only not ready
         # Requests that need the database get a retryable 503 problem, not a 500.
-        items = httpx.get(f"{service.base_url}/api/v1/items", timeout=30, trust_env=False)
+        items = httpx.get(f"{service.url}/api/v1/items", timeout=30, trust_env=False)
         assert items.status_code == 503, service.output()[-3000:]
         assert items.json()["detail"] == "The database is unavailable."
     finally:
-        deployment.database.bring_back()
+        deployment.bring_back()
     # Recovered means every worker serves again: 20 answers in a row from the database.
     deadline = time.monotonic() + 30
     in_a_row = 0
     while in_a_row < 20:
         assert time.monotonic() < deadline, "the service did not recover within 30 s"
-        items = httpx.get(f"{service.base_url}/api/v1/items", timeout=30, trust_env=False)
+        items = httpx.get(f"{service.url}/api/v1/items", timeout=30, trust_env=False)
         in_a_row = in_a_row + 1 if items.status_code == 200 else 0
         if not in_a_row:
             time.sleep(0.2)
@@ -55,7 +57,7 @@ def test_sigterm_during_writes_loses_no_acknowledged_write(deployment: Deploymen
     stop = threading.Event()
 
     def writer(worker: int) -> None:
-        with httpx.Client(base_url=service.base_url, timeout=30, trust_env=False) as client:
+        with httpx.Client(base_url=service.url, timeout=30, trust_env=False) as client:
             for n in range(10_000):  # bounded; in practice the shutdown ends the loop
                 if stop.is_set():
                     return
@@ -75,7 +77,7 @@ def test_sigterm_during_writes_loses_no_acknowledged_write(deployment: Deploymen
         thread.start()
     time.sleep(1.5)  # a steady stream of writes is under way
     started = time.monotonic()
-    status = service.terminate(timeout=SHUTDOWN_TIMEOUT + 10)
+    status = service.stop(timeout=SHUTDOWN_TIMEOUT + 10)
     elapsed = time.monotonic() - started
     stop.set()
     for thread in threads:

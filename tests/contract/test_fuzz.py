@@ -6,20 +6,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy import Service
-from harness import run
+
+from harness import Server, run
 
 pytestmark = pytest.mark.contract
 
 SCHEMATHESIS = str(Path(sys.prefix) / "bin" / "schemathesis")
 
 
-def test_no_server_error_and_no_schema_violation(service: Service, tmp_path: Path) -> None:
+def test_no_server_error_and_no_schema_violation(service: Server, tmp_path: Path) -> None:
     result = run(
         tmp_path,
         SCHEMATHESIS,
         "run",
-        f"{service.base_url}/openapi.json",
+        f"{service.url}/openapi.json",
         "--checks",
         "not_a_server_error,response_schema_conformance,content_type_conformance",
         "--max-examples",
