@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from harness import ROOT, clean_env, find_python, render, run, uv
 
 pytestmark = pytest.mark.build

@@ -11,7 +11,7 @@ another task, which loses context variables and buffers streaming bodies. This m
 - adds the security headers every response carries (no MIME sniffing, no framing, the
   referrer kept to this origin; HSTS over https) where the framework did not;
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
-  408 (closing the connection) for a body that has not arrived `BODY_TIMEOUT` seconds after
+  408 (`Connection: close`) for a body that has not arrived `BODY_TIMEOUT` seconds after
   the request began, however slowly it trickles in;
 - drops a streamed response whose client stops reading for `SEND_TIMEOUT` seconds, so that
   the stream's database cursor and connection go back to the pool;

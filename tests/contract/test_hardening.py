@@ -1,0 +1,150 @@
+"""The hardening promises of docs/contract.md, attacked over real sockets: hosts not served,
+bodies that trickle in, export readers that stop reading, forwarded headers, security headers."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from deploy import SHUTDOWN_TIMEOUT, Deployment
+
+from harness import Server
+
+pytestmark = pytest.mark.contract
+
+PROBE_TIMEOUT = 5  # seconds: an answer, not a measurement (the figures are in the note)
+
+
+def probe(service: Server, path: str) -> httpx.Response:
+    return httpx.get(f"{service.url}{path}", timeout=PROBE_TIMEOUT, trust_env=False)
+
+
+@contextlib.contextmanager
+def started(deployment: Deployment, **settings: str) -> Iterator[Server]:
+    service = deployment.service(f"hardening-{uuid.uuid4().hex[:6]}", **settings).start()
+    try:
+        yield service
+    finally:
+        assert service.stop(SHUTDOWN_TIMEOUT + 10) == 0
+        service.records()  # every line it wrote was JSON
+
+
+def connect(service: Server, request: bytes, receive_buffer: int | None = None) -> socket.socket:
+    sock = socket.socket()
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.connect(("127.0.0.1", int(service.url.rsplit(":", 1)[1])))
+    sock.sendall(request)
+    return sock
+
+
+def read_response(sock: socket.socket, timeout: float) -> bytes:
+    """One whole response: its head, then the `Content-Length` bytes of its body."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    while length and len(body) < int(length.group(1)) and (chunk := sock.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def first_bytes(sock: socket.socket) -> bytes:
+    """The status line's start, without draining what follows."""
+    sock.settimeout(PROBE_TIMEOUT)
+    return sock.recv(12)
+
+
+def test_a_host_not_served_is_400_but_health_answers_any(http: httpx.Client) -> None:
+    refused = http.get("/api/v1/items", headers={"Host": "evil.example"})
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == "The Host header names a host this service does not serve."
+    assert refused.json()["request_id"] == refused.headers["x-request-id"]
+    assert http.get("/health/ready", headers={"Host": "10.1.2.3:8000"}).status_code == 200
+
+
+def test_every_response_carries_the_security_headers(http: httpx.Client) -> None:
+    for response in (http.get("/health/live"), http.get("/api/v1/items/0")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers  # plain HTTP
+
+
+def test_forwarded_headers_are_believed_from_trusted_proxies_only(
+    deployment: Deployment,
+) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    for trusted, hsts, client in (("127.0.0.1", True, "203.0.113.7"), ("", False, "127.0.0.1")):
+        with started(deployment, trusted_proxies=trusted, workers="1") as service:
+            request_id = f"proxy-{uuid.uuid4().hex[:8]}"
+            response = httpx.get(
+                f"{service.url}/health/live",
+                headers={**forwarded, "X-Request-ID": request_id},
+                trust_env=False,
+            )
+            assert ("strict-transport-security" in response.headers) is hsts
+            service.wait_for_output(request_id)  # the access line follows the response
+            [line] = [r for r in service.records() if r.get("request_id") == request_id]
+            assert line["client"] == client
+
+
+def test_bodies_that_trickle_in_get_408_and_the_service_answers_meanwhile(
+    deployment: Deployment,
+) -> None:
+    stalled = (
+        b"POST /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    with started(deployment, body_timeout="3", workers="1") as service:
+        sockets = [connect(service, stalled) for _ in range(200)]
+        try:
+            # 200 requests wait for bodies that will never come: the worker serves the others.
+            assert probe(service, "/health/live").status_code == 200
+            assert probe(service, "/api/v1/items?limit=1").status_code == 200
+            answers = [read_response(sock, timeout=15) for sock in sockets]
+        finally:
+            for sock in sockets:
+                sock.close()
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers), answers[0][:200]
+    assert all(b"connection: close" in answer.lower() for answer in answers)
+    assert all(b'"The request body did not arrive in time."' in answer for answer in answers)
+
+
+def test_stalled_export_readers_cannot_starve_the_service(deployment: Deployment) -> None:
+    if len(deployment.database.item_ids()) < 20_000:  # rows enough to fill the socket buffers
+        tag = uuid.uuid4().hex[:8]
+        deployment.database.seed_items(1, 20_000, name=f"stall-{tag}-", description="x" * 200)
+    export = b"GET /api/v1/items/export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with started(deployment, send_timeout="4", export_concurrency="4", workers="1") as service:
+        readers = [connect(service, export, receive_buffer=4096) for _ in range(16)]
+        try:
+            time.sleep(1)  # the first four fill their buffers and stall; the others are refused
+            assert probe(service, "/health/ready").status_code == 200
+            assert probe(service, "/api/v1/items?limit=1").status_code == 200
+            heads = [first_bytes(sock) for sock in readers]
+            assert heads.count(b"HTTP/1.1 503") == 12, heads
+            assert heads.count(b"HTTP/1.1 200") == 4, heads
+            # Once their sends have waited SEND_TIMEOUT, the stalled four are dropped, and their
+            # cursors, transactions and connections are back.
+            service.wait_for_output('"client_stopped_reading"', count=4, timeout=60)
+            assert deployment.database.idle_transactions() == 0
+            full = httpx.get(f"{service.url}/api/v1/items/export", timeout=120, trust_env=False)
+            assert full.status_code == 200
+        finally:
+            for sock in readers:
+                sock.close()
+        dropped = [r for r in service.records() if r["event"] == "client_stopped_reading"]
+        assert len(dropped) == 4  # and no other client was
