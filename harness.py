@@ -565,11 +565,13 @@ class Server:
 
 def service_env(project: Project, database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a generated service run like production: its database, JSON logs,
-    a secret key (Django's production settings require one), and `settings` (by name)."""
+    DEBUG off (a Django project's .env turns it on) with a secret key of its own, and
+    `settings` (by name)."""
     return {
         **project.env,
         "MY_SERVICE_DATABASE_URL": database_url,
         "MY_SERVICE_LOG_FORMAT": "json",
+        "MY_SERVICE_DEBUG": "false",
         "MY_SERVICE_SECRET_KEY": uuid.uuid4().hex * 2,
         **{f"MY_SERVICE_{name.upper()}": value for name, value in settings.items()},
     }

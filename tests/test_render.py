@@ -3,6 +3,7 @@ post-copy task locks dependencies that match the answers (build tier: `uv lock` 
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 import tomllib
@@ -198,8 +199,23 @@ def test_secret_key_lives_in_the_git_ignored_env_only(rendered: tuple[Variant, P
     ]
     key = line.split("=", 1)[1]
     assert len(key) >= 50
-    assert len(set(key)) > 5
+    assert len(set(key)) > 16  # 64 draws from 64 characters
     assert key not in (root / ".copier-answers.yml").read_text()
+    # The service honours that key only with DEBUG on, which .env sets for development.
+    assert "MY_SERVICE_DEBUG=true" in (root / ".env").read_text().splitlines()
+
+
+def test_secret_key_comes_from_the_operating_systems_csprng(tmp_path: Path) -> None:
+    """Python's `random` (Jinja's `random` filter) replays its sequence from a seed; the key
+    must not: two renders from the same seed draw different keys."""
+    keys = []
+    for copy in ("one", "two"):
+        random.seed(0)
+        root = harness.render(tmp_path / copy, framework="django")
+        keys.append(re.search(r"^MY_SERVICE_SECRET_KEY=(.+)$", _text(root / ".env"), re.M))
+    first, second = (key.group(1) if key else None for key in keys)
+    assert first and second
+    assert first != second
 
 
 def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:

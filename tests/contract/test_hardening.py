@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from deploy import SHUTDOWN_TIMEOUT, Deployment
 
+import harness
 from harness import Server
 
 pytestmark = pytest.mark.contract
@@ -148,3 +150,54 @@ def test_stalled_export_readers_cannot_starve_the_service(deployment: Deployment
                 sock.close()
         dropped = [r for r in service.records() if r["event"] == "client_stopped_reading"]
         assert len(dropped) == 4  # and no other client was
+
+
+def refusal(deployment: Deployment, **settings: str | None) -> str:
+    """What `serve` says when it must not start with these settings (None: unset): one line
+    on stderr, exit status 2, and no worker started."""
+    env = dict(deployment.env)
+    for name, value in settings.items():
+        env.pop(f"MY_SERVICE_{name.upper()}", None)
+        if value is not None:
+            env[f"MY_SERVICE_{name.upper()}"] = value
+    result = subprocess.run(
+        [deployment.project.bin("my-service"), "serve"],
+        cwd=deployment.project.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()  # no traceback
+    return line
+
+
+def test_bad_settings_are_refused_in_one_line(deployment: Deployment) -> None:
+    line = refusal(deployment, workers="0", body_timeout="soon")
+    assert "MY_SERVICE_WORKERS: Input should be greater than or equal to 1" in line
+    assert "MY_SERVICE_BODY_TIMEOUT" in line
+    assert "MY_SERVICE_DATABASE_URL" in refusal(deployment, database_url="nosuch://db")
+
+
+def test_production_refuses_the_development_secret_key(
+    deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    if deployment.variant.framework != "django":
+        pytest.skip("FastAPI services have no secret key yet")
+    # The project's .env holds a development key (and DEBUG=true); DEBUG off refuses it.
+    assert (deployment.project.path / ".env").read_text().count("MY_SERVICE_SECRET_KEY=") == 1
+    line = refusal(deployment, debug="false", secret_key=None)
+    assert "the key in .env is for development" in line
+    missing = tmp_path_factory.mktemp("secrets") / "secret_key"
+    assert "cannot read" in refusal(deployment, secret_key=None, secret_key_file=str(missing))
+
+    # A secrets file is a production key: the service starts and answers.
+    missing.write_text(uuid.uuid4().hex * 2 + "\n")
+    env = {k: v for k, v in deployment.env.items() if k != "MY_SERVICE_SECRET_KEY"}
+    env["MY_SERVICE_SECRET_KEY_FILE"] = str(missing)
+    with harness.serve(deployment.project, env, deployment.logs / "secret-file.log") as service:
+        service.start()
+        assert probe(service, "/health/ready").status_code == 200

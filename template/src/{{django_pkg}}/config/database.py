@@ -3,7 +3,7 @@
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from ..settings import ENV_PREFIX, ConfigurationError
 
 
 def database_from_url(url: str, timeout: float) -> dict[str, Any]:
@@ -45,5 +45,5 @@ def database_from_url(url: str, timeout: float) -> dict[str, Any]:
                 },
             },
         }
-    msg = f"Unsupported DATABASE_URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
-    raise ImproperlyConfigured(msg)
+    msg = f"{ENV_PREFIX}DATABASE_URL: scheme {parts.scheme!r} unknown: use sqlite:/// or postgresql://"
+    raise ConfigurationError(msg)
