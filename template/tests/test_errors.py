@@ -43,6 +43,17 @@ async def test_every_response_carries_the_security_headers(client: AsyncClient, 
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "same-origin"
     assert "strict-transport-security" not in response.headers  # plain HTTP: no HSTS
+    # Data: nothing in it may load or run, and no page may frame it.
+    policy = response.headers["content-security-policy"]
+    assert policy == "default-src 'none'; frame-ancestors 'none'"
+
+
+async def test_the_docs_page_may_load_its_scripts(client: AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;" in policy
+    assert "frame-ancestors 'none'" in policy
 
 
 async def test_wrong_method_is_405(client: AsyncClient) -> None:

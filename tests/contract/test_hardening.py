@@ -83,6 +83,58 @@ def test_every_response_carries_the_security_headers(http: httpx.Client) -> None
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in response.headers  # plain HTTP
+        # Data: nothing in it may load or run, nor may any page frame it.
+        policy = response.headers["content-security-policy"]
+        assert policy == "default-src 'none'; frame-ancestors 'none'"
+
+
+def allowed_sources(policy: str, directive: str) -> list[str]:
+    """The sources a Content-Security-Policy allows for `directive` (or its default-src)."""
+    directives = {}
+    for part in policy.split(";"):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives.get(directive, directives.get("default-src", []))
+
+
+def test_the_docs_page_may_load_what_it_references(http: httpx.Client) -> None:
+    """The docs page's policy allows every script and stylesheet its HTML loads, and its
+    inline script; data responses allow none of it."""
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    html = page.text
+    for directive, pattern in (
+        ("script-src", r"<script[^>]*\bsrc=[\"']([^\"']+)"),
+        ("style-src", r"<link[^>]*\bhref=[\"']([^\"']+\.css[^\"']*)"),
+    ):
+        sources = allowed_sources(policy, directive)
+        for url in re.findall(pattern, html):
+            origin = re.match(r"https?://[^/]+", url)
+            assert (origin.group(0) if origin else "'self'") in sources, (url, policy)
+    if re.search(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S", html):  # an inline script runs
+        assert "'unsafe-inline'" in allowed_sources(policy, "script-src")
+
+
+def test_docs_schema_and_admin_are_where_production_wants_them(deployment: Deployment) -> None:
+    """DOCS_ENABLED=false hides the docs and the schema; Django's admin moves to ADMIN_PATH."""
+    settings = {"docs_enabled": "false", "admin_path": "/back-office", "workers": "1"}
+    with started(deployment, **settings) as service:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            response = probe(service, path)
+            assert response.status_code == 404, path
+            assert response.headers["content-type"] == "application/problem+json"
+        assert probe(service, "/health/live").status_code == 200
+        if deployment.variant.framework == "django":
+            assert probe(service, "/admin/").status_code == 404
+            moved = probe(service, "/back-office/")
+            assert moved.status_code == 302
+            assert moved.headers["location"] == "/back-office/login/?next=/back-office/"
+            login = probe(service, "/back-office/login/")
+            assert login.status_code == 200
+            assert login.headers["content-security-policy"].startswith("default-src 'self';")
 
 
 def test_forwarded_headers_are_believed_from_trusted_proxies_only(

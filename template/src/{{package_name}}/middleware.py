@@ -9,7 +9,8 @@ another task, which loses context variables and buffers streaming bodies. This m
 - believes `X-Forwarded-Proto` and `X-Forwarded-For` from `TRUSTED_PROXIES` only: the scheme
   (https: HSTS, secure cookies) and the client's address then are the ones the proxy saw;
 - adds the security headers every response carries (no MIME sniffing, no framing, the
-  referrer kept to this origin; HSTS over https) where the framework did not;
+  referrer kept to this origin, a content security policy fit for what the response is; HSTS
+  over https) where the framework did not;
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
   408 (`Connection: close`) for a body that has not arrived `BODY_TIMEOUT` seconds after
   the request began, however slowly it trickles in;
@@ -65,6 +66,24 @@ SECURITY_HEADERS = (
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")  # https only
 
+# Content-Security-Policy, by what the response is (unless the app set one). Data (JSON, the
+# problems, the export) may load and run nothing. An HTML page (the Django admin) loads what
+# this origin serves. The API docs pages load Swagger UI and ReDoc from their CDN and start
+# them with an inline script: they alone allow both.
+CSP_HEADER = b"content-security-policy"
+CSP_DATA = b"default-src 'none'; frame-ancestors 'none'"
+CSP_PAGE = (
+    b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'"
+)
+CSP_DOCS = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    b"font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    b"worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
+
 Cleanup = Callable[[], Awaitable[object]]
 _at_end: ContextVar[list[Cleanup] | None] = ContextVar("at_end", default=None)
 
@@ -99,6 +118,13 @@ Headers = list[tuple[bytes, bytes]]
 def _with_defaults(headers: Headers, defaults: Sequence[tuple[bytes, bytes]]) -> Headers:
     present = {name.lower() for name, _ in headers}
     return [*headers, *(header for header in defaults if header[0] not in present)]
+
+
+def _content_security_policy(path: str, headers: Headers) -> tuple[bytes, bytes]:
+    if path in DOCS_PATHS:
+        return CSP_HEADER, CSP_DOCS
+    content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    return CSP_HEADER, CSP_PAGE if content_type.startswith(b"text/html") else CSP_DATA
 
 
 def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
@@ -215,10 +241,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                message["headers"] = _with_defaults(
-                    [*message.get("headers", ()), (_REQUEST_ID_KEY, request_id.encode("latin-1"))],
-                    security_headers,
-                )
+                headers = [*message.get("headers", ()), (_REQUEST_ID_KEY, request_id.encode())]
+                policy = _content_security_policy(scope["path"], headers)
+                message["headers"] = _with_defaults(headers, (*security_headers, policy))
             elif streaming or message.get("more_body", False):
                 # A stream waits for its client to read: not forever. (A body sent at once is
                 # left to the server's buffers, which no client can make it wait on.)
