@@ -253,3 +253,37 @@ def test_production_refuses_the_development_secret_key(
     with harness.serve(deployment.project, env, deployment.logs / "secret-file.log") as service:
         service.start()
         assert probe(service, "/health/ready").status_code == 200
+
+
+def test_hostile_requests_leave_bounded_warnings_in_the_log(
+    service: Server, http: httpx.Client
+) -> None:
+    """Long query strings, paths, host names and bodies: none gets a 5xx (a query string of
+    3000 unknown fields may be served: FastAPI ignores them, Django refuses them), and the log
+    lines they cause stay under 8 KB, none of them at ERROR."""
+    marker = f"hostile-{uuid.uuid4().hex[:8]}"
+    fields = "&".join(f"f{n}=v" for n in range(3000))
+    requests = [
+        ("GET", f"/api/v1/items?{fields}", {}, None),
+        ("GET", "/api/v1/items?limit=" + "9" * 20_000, {}, None),
+        ("GET", "/" + "a" * 7000, {}, None),
+        ("GET", "/api/v1/items", {"Host": "h" * 5000}, None),
+        (
+            "POST",
+            "/api/v1/items",
+            {"Content-Type": "application/json"},
+            b'{"name": "' + b"x" * 200_000 + b'"}',
+        ),
+    ]
+    for number, (method, path, headers, body) in enumerate(requests):
+        request_id = f"{marker}-{number}"
+        response = http.request(
+            method, path, headers={**headers, "X-Request-ID": request_id}, content=body
+        )
+        assert response.status_code < 500, (path[:40], response.status_code)
+        service.wait_for_output(request_id)  # its access line
+    lines = [line for line in service.output().splitlines() if marker in line]
+    assert len(lines) >= len(requests)
+    assert max(len(line) for line in lines) <= 8192
+    records = [r for r in service.records() if str(r.get("request_id", "")).startswith(marker)]
+    assert {r["level"] for r in records} <= {"info", "warning"}

@@ -16,9 +16,11 @@ warnings, exceptions it cannot raise (in a finaliser, a generator collected uncl
 that end a thread.
 """
 
+import json
 import logging
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -34,6 +36,62 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
+
+# A log line is bounded whatever a client sends (a 20 KB query string, a 5 KB host name):
+# longer fields are cut, and a JSON line that is still too long loses the tail of its fields.
+MAX_FIELD = 1024  # characters of one field
+MAX_LINE = 8192  # characters of one JSON line (JSON escapes all but ASCII: bytes too)
+
+
+def _bound_fields(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    for key, value in event_dict.items():
+        if key == "exception" or isinstance(value, int | float | bool | None):
+            continue
+        text = value if isinstance(value, str) else repr(value)  # as the renderer would
+        if len(text) > MAX_FIELD:
+            event_dict[key] = f"{text[:MAX_FIELD]}... ({len(text) - MAX_FIELD} more characters)"
+    return event_dict
+
+
+class _BoundedJSONRenderer(structlog.processors.JSONRenderer):
+    """JSON lines of at most MAX_LINE characters: an oversized line (a deep traceback, many
+    long fields) keeps its event, level, logger and request id, and as much of the rest as
+    fits, the traceback's innermost frames first."""
+
+    KEEP = ("event", "level", "logger", "timestamp", "request_id")
+
+    def __call__(self, logger: Any, name: str, event_dict: structlog.typing.EventDict) -> str:
+        line = super().__call__(logger, name, event_dict)
+        if len(line) <= MAX_LINE:
+            return line
+        kept = {key: event_dict[key] for key in self.KEEP if key in event_dict}
+        kept["truncated"] = len(line)
+        rest = sorted(event_dict.keys() - kept.keys(), key=lambda key: key != "exception")
+        for key in rest:  # the traceback first
+            value = event_dict[key]
+            if key == "exception" and isinstance(value, list):
+                value = [self._innermost(error, len(json.dumps(kept))) for error in value[-1:]]
+            candidate = {**kept, key: value}
+            if len(json.dumps(candidate, default=repr)) <= MAX_LINE:
+                kept = candidate
+        return json.dumps(kept, default=repr)
+
+    @staticmethod
+    def _innermost(error: Any, used: int) -> Any:
+        if not isinstance(error, dict) or not isinstance(error.get("frames"), list):
+            return error
+        frames = error["frames"]
+        while (
+            frames and len(json.dumps({**error, "frames": frames}, default=repr)) + used > MAX_LINE
+        ):
+            frames = frames[1:]
+        return {**error, "frames": frames}
+
+
+# Prefixes of the loggers whose records are at most warnings (see `configure_logging`).
+_client_faults: tuple[str, ...] = ()
 
 # The handler the root logger writes through, and the processors that render for it.
 _output: tuple[logging.StreamHandler[Any], list[structlog.typing.Processor]] | None = None
@@ -72,9 +130,10 @@ def _renderer(log_format: str) -> list[structlog.typing.Processor]:
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
-            structlog.processors.JSONRenderer(),
+            _bound_fields,
+            _BoundedJSONRenderer(),
         ]
-    return [structlog.dev.ConsoleRenderer()]
+    return [_bound_fields, structlog.dev.ConsoleRenderer()]
 
 
 def _formatter(renderer: list[structlog.typing.Processor]) -> structlog.stdlib.ProcessorFormatter:
@@ -95,6 +154,8 @@ def make_handler(settings: Settings | None = None) -> logging.Handler:
     renderer = _renderer(settings.log_format)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_formatter(renderer))
+    if _client_faults:
+        handler.addFilter(_AtMostWarning(_client_faults))
     _output = (handler, renderer)
     return handler
 
@@ -116,8 +177,28 @@ def _log_thread_exception(failure: threading.ExceptHookArgs) -> None:
     structlog.get_logger("py.threading").error("thread_exception", thread=thread, exc_info=exc_info)
 
 
-def configure_logging(settings: Settings | None = None) -> None:
-    """Route structlog and the standard library through one handler. Safe to call again."""
+class _AtMostWarning(logging.Filter):
+    """Records of these loggers report what a client did (a forged host, too many fields): an
+    attacker can send that at will, so it is a warning, never an error that pages somebody."""
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        super().__init__()
+        self.prefixes = tuple(prefixes)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING and record.name.startswith(self.prefixes):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def configure_logging(
+    settings: Settings | None = None, *, client_faults: Sequence[str] = ()
+) -> None:
+    """Route structlog and the standard library through one handler. Safe to call again.
+
+    `client_faults`: prefixes of the loggers whose records are at most warnings (added to
+    those of earlier calls: Django's settings name them, the command line calls again).
+    """
     settings = settings or get_settings()
     structlog.configure(
         processors=[
@@ -130,6 +211,8 @@ def configure_logging(settings: Settings | None = None) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    global _client_faults  # the handlers the server makes in its workers use them too
+    _client_faults = tuple(dict.fromkeys((*_client_faults, *client_faults)))
     root = logging.getLogger()
     root.handlers = [make_handler(settings)]
     root.setLevel(settings.log_level)
