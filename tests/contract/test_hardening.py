@@ -155,26 +155,44 @@ def test_forwarded_headers_are_believed_from_trusted_proxies_only(
             assert line["client"] == client
 
 
-def test_bodies_that_trickle_in_get_408_and_the_service_answers_meanwhile(
+def test_slow_clients_are_cut_off_and_the_service_answers_meanwhile(
     deployment: Deployment,
 ) -> None:
-    stalled = (
+    """200 stalled connections, half in their headers and half in their bodies: health and
+    reads answer meanwhile; the bodies get 408, the headers are cut at HEADER_TIMEOUT."""
+    stalled_body = (
         b"POST /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n{"
     )
-    with started(deployment, body_timeout="3", workers="1") as service:
-        sockets = [connect(service, stalled) for _ in range(200)]
+    stalled_headers = b"GET /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    settings = {"body_timeout": "3", "header_timeout": "3", "workers": "1"}
+    with started(deployment, **settings) as service:
+        bodies = [connect(service, stalled_body) for _ in range(100)]
+        headers = [connect(service, stalled_headers) for _ in range(100)]
         try:
-            # 200 requests wait for bodies that will never come: the worker serves the others.
-            assert probe(service, "/health/live").status_code == 200
-            assert probe(service, "/api/v1/items?limit=1").status_code == 200
-            answers = [read_response(sock, timeout=15) for sock in sockets]
+            for path in ("/health/live", "/api/v1/items?limit=1"):
+                begun = time.monotonic()
+                assert probe(service, path).status_code == 200
+                assert time.monotonic() - begun < 1.0, path  # about 0.1 s on two busy cores
+            answers = [read_response(sock, timeout=15) for sock in bodies]
+            cut = [read_response(sock, timeout=15) for sock in headers]
         finally:
-            for sock in sockets:
+            for sock in bodies + headers:
                 sock.close()
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers), answers[0][:200]
     assert all(b"connection: close" in answer.lower() for answer in answers)
     assert all(b'"The request body did not arrive in time."' in answer for answer in answers)
+    assert cut == [b""] * len(headers)  # closed by the server, without a response
+
+
+def test_an_idle_kept_alive_connection_is_closed(deployment: Deployment) -> None:
+    with started(deployment, header_timeout="1", workers="1") as service:
+        sock = connect(service, b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        with sock:
+            assert read_response(sock, timeout=PROBE_TIMEOUT).startswith(b"HTTP/1.1 200 ")
+            begun = time.monotonic()
+            assert read_response(sock, timeout=10) == b""  # closed, idle
+            assert time.monotonic() - begun < 5
 
 
 def test_stalled_export_readers_cannot_starve_the_service(deployment: Deployment) -> None:
