@@ -305,3 +305,56 @@ def test_hostile_requests_leave_bounded_warnings_in_the_log(
     assert max(len(line) for line in lines) <= 8192
     records = [r for r in service.records() if str(r.get("request_id", "")).startswith(marker)]
     assert {r["level"] for r in records} <= {"info", "warning"}
+
+
+class Browser:
+    """Just enough of a browser for the admin's forms over plain HTTP: it keeps the cookies
+    (the service marks them Secure, which httpx would keep to https) and the CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=PROBE_TIMEOUT, trust_env=False)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> httpx.Response:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        headers = {"Cookie": cookie, "Origin": str(self.http.base_url).rstrip("/")}
+        if form is not None:
+            form = {**form, "csrfmiddlewaretoken": self.cookies["csrftoken"]}
+        response = self.http.request(method, path, headers=headers, data=form)
+        for line in response.headers.get_list("set-cookie"):
+            name, _, value = line.split(";", 1)[0].partition("=")
+            self.cookies[name] = value
+        return response
+
+
+def test_admin_passwords_must_pass_the_validators(deployment: Deployment, service: Server) -> None:
+    """Over the admin's own forms: a staff user cannot give another user a common password."""
+    if deployment.variant.framework != "django":
+        pytest.skip("only Django services have an admin")
+    name = f"root{uuid.uuid4().hex[:6]}"
+    passphrase = uuid.uuid4().hex
+    create = (
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_superuser({name!r}, password={passphrase!r})"
+    )
+    harness.run(
+        deployment.project.path,
+        deployment.project.bin("python"),
+        "manage.py",
+        "shell",
+        "-c",
+        create,
+        env=deployment.env,
+    )
+    browser = Browser(service.url)
+    assert browser.request("GET", "/admin/login/").status_code == 200
+    login = {"username": name, "password": passphrase}
+    assert browser.request("POST", "/admin/login/", login).status_code == 302
+
+    assert browser.request("GET", "/admin/auth/user/add/").status_code == 200
+    weak = {"username": f"weak{name}", "password1": "password", "password2": "password"}
+    refused = browser.request("POST", "/admin/auth/user/add/", {**weak, "usable_password": "true"})
+    assert refused.status_code == 200  # the form again, with its errors
+    assert "This password is too common." in refused.text
+    users = browser.request("GET", f"/admin/auth/user/?q=weak{name}")
+    assert "0 users" in users.text or f"weak{name}" not in users.text
