@@ -339,13 +339,16 @@ class RequestContextMiddleware:
         )
         start = time.perf_counter()
         accepted = False
+        refused_status = 403  # a close before accept; a denial response has its own status
         close_code: int | None = None  # the first close, from either side
         reading: asyncio.Future[Message] | None = None
 
         async def tracked_send(message: Message) -> None:
-            nonlocal accepted, close_code
+            nonlocal accepted, refused_status, close_code
             if message["type"] == "websocket.accept":
                 accepted = True
+            elif message["type"] == "websocket.http.response.start":
+                refused_status = message["status"]
             elif message["type"] == "websocket.close" and close_code is None:
                 close_code = message.get("code", 1000)
                 # granian sends no close frame while a receive is pending (the client would
@@ -384,8 +387,8 @@ class RequestContextMiddleware:
         finally:
             access_log.info(
                 "websocket",
-                # 101: the handshake succeeded; 403: the connection was refused.
-                status=101 if accepted else 403,
+                # 101: the handshake succeeded; else the status it was refused with.
+                status=101 if accepted else refused_status,
                 close_code=close_code if accepted else None,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 client=_client(scope),
