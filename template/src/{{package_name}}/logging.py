@@ -71,23 +71,26 @@ class _BoundedJSONRenderer(structlog.processors.JSONRenderer):
         rest = sorted(event_dict.keys() - kept.keys(), key=lambda key: key != "exception")
         for key in rest:  # the traceback first
             value = event_dict[key]
-            if key == "exception" and isinstance(value, list):
-                value = [self._innermost(error, len(json.dumps(kept))) for error in value[-1:]]
+            if key == "exception" and isinstance(value, list) and value:
+                value = self._innermost_frames(kept, value[-1])
             candidate = {**kept, key: value}
-            if len(json.dumps(candidate, default=repr)) <= MAX_LINE:
+            if _length(candidate) <= MAX_LINE:
                 kept = candidate
         return json.dumps(kept, default=repr)
 
     @staticmethod
-    def _innermost(error: Any, used: int) -> Any:
-        if not isinstance(error, dict) or not isinstance(error.get("frames"), list):
-            return error
-        frames = error["frames"]
-        while (
-            frames and len(json.dumps({**error, "frames": frames}, default=repr)) + used > MAX_LINE
-        ):
+    def _innermost_frames(kept: dict[str, Any], error: Any) -> list[Any]:
+        """The last exception of a chain, with as many of its innermost frames as fit."""
+        frames = error.get("frames") if isinstance(error, dict) else None
+        if not isinstance(frames, list):
+            return [error]
+        while frames and _length({**kept, "exception": [{**error, "frames": frames}]}) > MAX_LINE:
             frames = frames[1:]
-        return {**error, "frames": frames}
+        return [{**error, "frames": frames}]
+
+
+def _length(record: dict[str, Any]) -> int:
+    return len(json.dumps(record, default=repr))
 
 
 # Prefixes of the loggers whose records are at most warnings (see `configure_logging`).
