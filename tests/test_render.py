@@ -150,6 +150,8 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
     ):
         assert (root / name).is_file(), name
     assert (root / "tests" / "test_items.py").is_file() == variant.include_example_api
+    # uv (and pyenv) run the project on its oldest supported Python, not the newest they find.
+    assert (root / ".python-version").read_text() == f"{variant.python_version}\n"
     is_django = framework == "django"
     assert (root / "manage.py").is_file() == is_django
     assert (root / "tests" / "test_django.py").is_file() == is_django
