@@ -1,6 +1,7 @@
 """Database engine, sessions and the declarative base (async SQLAlchemy 2.1)."""
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +147,8 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 def migrate(database_url: str, revision: str = "head") -> None:
     """Upgrade the database schema with the migrations shipped in the package."""
+    # Alembic announces each of its plugins at INFO as it loads them: noise on every migrate.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # Imported here: the server's workers never need Alembic.
     from alembic import command  # noqa: PLC0415
     from alembic.config import Config  # noqa: PLC0415
