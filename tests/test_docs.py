@@ -90,7 +90,7 @@ def test_quickstart_first_change(tmp_path: Path) -> None:
 # Every shell command the docs show, and the test that runs it. Copier's commands are run
 # through its Python API with the same options (run_copy/run_update/run_recopy).
 EXERCISED = {
-    "uvx copier copy --trust --defaults --vcs-ref=HEAD \"$PWD\" ../my-service && cd ../my-service"
+    'uvx copier copy --trust --defaults --vcs-ref=HEAD "$PWD" ../my-service && cd ../my-service'
     " && uv run my-service migrate && uv run my-service serve": (
         "test_readme.py::test_scaffold_command_starts_a_ready_service"
     ),

@@ -103,6 +103,7 @@ SHARED_MODULES = [
 FRAMEWORK_MODULES = {
     "fastapi": [
         "app.py",
+        "docs.py",
         "migrations/env.py",
         "migrations/script.py.mako",
         "migrations/versions/0001_initial.py",
@@ -216,7 +217,8 @@ def test_secret_key_comes_from_the_operating_systems_csprng(tmp_path: Path) -> N
         root = harness.render(tmp_path / copy, framework="django")
         keys.append(re.search(r"^MY_SERVICE_SECRET_KEY=(.+)$", _text(root / ".env"), re.M))
     first, second = (key.group(1) if key else None for key in keys)
-    assert first and second
+    assert first
+    assert second
     assert first != second
 
 
