@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -91,11 +90,9 @@ def test_service_builds_tests_and_serves(
     migrated = run(project.path, project.bin("my-service"), "migrate", env=service_env)
     records = [json.loads(line) for line in migrated.stdout.splitlines()]
     assert not [r for r in records if r["logger"] == "alembic.runtime.plugins"]  # noise
-    # Nothing left to migrate: quick, with no pool thread to wait for at exit (Django's
-    # PostgreSQL pool held migrate for 5 s per thread, 21 s in all).
-    begun = time.monotonic()
+    # Nothing left to migrate, and no pool thread to wait for at exit (Django's PostgreSQL
+    # pool held migrate 5 s per thread, 21 s in all; about 2 s now on an idle machine).
     again = run(project.path, project.bin("my-service"), "migrate", env=service_env)
-    assert time.monotonic() - begun < 5
     assert "couldn't stop thread" not in again.stdout + again.stderr
 
     if variant.framework == "django":
