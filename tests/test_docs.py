@@ -1,10 +1,18 @@
-"""The documentation builds strictly and explains every question copier.yml asks."""
+"""The documentation builds strictly, draws its diagram offline and explains every question
+copier.yml asks."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -12,10 +20,100 @@ import yaml
 from harness import ROOT, run
 
 
-def test_docs_build_strictly(tmp_path: Path) -> None:
+def build_site(site: Path) -> None:
+    """`mkdocs build --strict` into `site`."""
     mkdocs = str(Path(sys.prefix) / "bin" / "mkdocs")
-    run(ROOT, mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site"))
+    run(ROOT, mkdocs, "build", "--strict", "--site-dir", str(site))
+
+
+def test_docs_build_strictly(tmp_path: Path) -> None:
+    build_site(tmp_path / "site")
     assert (tmp_path / "site" / "contract" / "index.html").is_file()
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package: apt install chromium
+
+
+@contextmanager
+def served(directory: Path) -> Iterator[str]:
+    """`directory` over HTTP on a free loopback port, in a thread; its base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=directory))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# Material draws each diagram into a closed shadow root, which no selector reaches; the page is
+# told to open them, which changes nothing else in the rendering.
+OPEN_SHADOW_ROOTS = """
+const attach = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (init) {
+  return attach.call(this, {...init, mode: "open"});
+};
+"""
+
+
+@pytest.mark.build
+def test_architecture_diagram_renders_offline(tmp_path: Path) -> None:
+    """The built site, served from loopback, draws the architecture diagram in a real browser
+    (Debian's chromium through Playwright) with the site's own Mermaid: no request leaves the
+    machine, nothing is logged as an error."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no browser at {CHROMIUM}: `apt-get install chromium` (or set CHROMIUM)")
+    from playwright.sync_api import ConsoleMessage, Route, sync_playwright
+
+    build_site(tmp_path / "site")
+    external: list[str] = []
+    errors: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    screenshot = tmp_path / "architecture.png"
+    with served(tmp_path / "site") as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            context = browser.new_context()
+            context.add_init_script(OPEN_SHADOW_ROOTS)
+            context.route("**/*", only_loopback)  # the page's requests and its workers'
+            page = context.new_page()
+            page.on("console", console)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{base}/architecture/")
+            try:
+                diagram = page.locator("div.mermaid svg")
+                diagram.wait_for(timeout=15_000)
+                text = diagram.text_content() or ""
+                assert "RequestContextMiddleware" in text
+                assert "Syntax error" not in text
+                page.wait_for_load_state("networkidle")
+                assert external == []
+                assert errors == []
+            except Exception:
+                page.screenshot(path=screenshot, full_page=True)
+                print(f"screenshot: {screenshot}; external requests: {external}; errors: {errors}")
+                raise
+        finally:
+            browser.close()
 
 
 def asked_questions() -> list[str]:
@@ -90,7 +188,7 @@ def test_quickstart_first_change(tmp_path: Path) -> None:
 # Every shell command the docs show, and the test that runs it. Copier's commands are run
 # through its Python API with the same options (run_copy/run_update/run_recopy).
 EXERCISED = {
-    "uvx copier copy --trust --defaults --vcs-ref=HEAD \"$PWD\" ../my-service && cd ../my-service"
+    'uvx copier copy --trust --defaults --vcs-ref=HEAD "$PWD" ../my-service && cd ../my-service'
     " && uv run my-service migrate && uv run my-service serve": (
         "test_readme.py::test_scaffold_command_starts_a_ready_service"
     ),
