@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -17,18 +18,49 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from harness import ROOT, run
+from harness import ROOT, CommandError, run
 
 
-def build_site(site: Path) -> None:
-    """`mkdocs build --strict` into `site`."""
+def build_site(site: Path, config: Path = ROOT / "mkdocs.yml") -> None:
+    """`mkdocs build --strict` of `config` into `site`."""
     mkdocs = str(Path(sys.prefix) / "bin" / "mkdocs")
-    run(ROOT, mkdocs, "build", "--strict", "--site-dir", str(site))
+    run(ROOT, mkdocs, "build", "--strict", "-f", str(config), "-d", str(site))
 
 
 def test_docs_build_strictly(tmp_path: Path) -> None:
     build_site(tmp_path / "site")
     assert (tmp_path / "site" / "contract" / "index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("page", "text", "nav", "message"),
+    [
+        ("orphan.md", "# Orphan\n", "", 'not included in the "nav"'),
+        ("index.md", "", "  - Gone: gone.md\n", "'gone.md' is included in the 'nav'"),
+        ("index.md", "[A link](gone.md)\n", "", "'gone.md', but the target is not found"),
+        (
+            "index.md",
+            "[A link](contract.md#nowhere)\n",
+            "",
+            "does not contain an anchor '#nowhere'",
+        ),
+    ],
+    ids=["page-missing-from-nav", "nav-entry-without-page", "broken-link", "broken-anchor"],
+)
+def test_docs_build_fails_on(tmp_path: Path, page: str, text: str, nav: str, message: str) -> None:
+    """Each of these fails the strict build (MkDocs only logs a page missing from nav, unless
+    mkdocs.yml's validation says otherwise)."""
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    with (tmp_path / "docs" / page).open("a") as file:
+        file.write("\n" + text)
+    config = (
+        (ROOT / "mkdocs.yml")
+        .read_text()
+        .replace("  - Home: index.md\n", f"  - Home: index.md\n{nav}")
+    )
+    (tmp_path / "mkdocs.yml").write_text(config)
+    with pytest.raises(CommandError, match=re.escape(message)):
+        build_site(tmp_path / "site", tmp_path / "mkdocs.yml")
 
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package: apt install chromium
