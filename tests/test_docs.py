@@ -189,6 +189,15 @@ def test_every_setting_is_documented(tmp_path: Path) -> None:
     assert set(documented) == variables
 
 
+def test_dunder_names_are_code() -> None:
+    """`benchmarks/__main__.py` outside a code span reads as a bold "main" (the page the
+    benchmarks' report writes included: it is one of the pages)."""
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = re.sub(r"```.*?```|<!--.*?-->", "", page.read_text(), flags=re.DOTALL)
+        prose = re.sub(r"`[^`\n]+`", "", text)  # code spans
+        assert not re.findall(r"(?<![\\\w])__\w+__", prose), page.name
+
+
 def block_after(page: str, marker: str) -> str:
     text = (ROOT / "docs" / page).read_text()
     match = re.search(rf"<!-- {marker} -->\n```\w+\n(.+?)\n```", text, re.DOTALL)
