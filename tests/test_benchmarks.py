@@ -29,6 +29,29 @@ def test_page_is_the_report_of_the_published_results(tmp_path: Path) -> None:
     assert (tmp_path / "benchmarks" / "throughput.png").stat().st_size > 1000
 
 
+def test_throughput_plot_is_readable() -> None:
+    """One panel per endpoint (a target without the endpoint has no bar, not a bar of 0), the
+    `live` panel on a log axis (the bare ASGI app is 60 times Django), units on every axis and
+    every median written beside its bar."""
+    import matplotlib.pyplot as plt
+
+    data = json.loads(PAGE.with_suffix(".json").read_text())
+    load = data["load"]
+    figure = report.throughput_figure(load, data["repeats"])
+    try:
+        axes = figure.get_axes()
+        assert [axis.get_title(loc="left").split(":")[0] for axis in axes] == list(report.ENDPOINTS)
+        assert axes[0].get_xscale() == "log"
+        for axis, endpoint in zip(axes, report.ENDPOINTS, strict=True):
+            assert "requests/s" in axis.get_xlabel()
+            names = [n for n in load if endpoint in load[n]]
+            assert [label.get_text() for label in axis.get_yticklabels()] == names
+            medians = [f"{load[n][endpoint]['rps']['median']:,.0f}" for n in names]
+            assert [text.get_text() for text in axis.texts] == medians
+    finally:
+        plt.close(figure)
+
+
 def test_the_report_refuses_a_page_it_cannot_fill() -> None:
     data = json.loads(PAGE.with_suffix(".json").read_text())
     made = report.pieces(data)

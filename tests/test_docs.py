@@ -1,21 +1,155 @@
-"""The documentation builds strictly and explains every question copier.yml asks."""
+"""The documentation builds strictly, draws its diagram offline and explains every question
+copier.yml asks."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from harness import ROOT, run
+from harness import ROOT, CommandError, clean_env, run
+
+
+def build_site(site: Path, config: Path = ROOT / "mkdocs.yml") -> str:
+    """`mkdocs build --strict` into `site`; its output. Material's notice of its end of life
+    (May 2027, see mkdocs.yml) is switched off by the variable the notice names."""
+    mkdocs = str(Path(sys.prefix) / "bin" / "mkdocs")
+    env = clean_env(NO_MKDOCS_2_WARNING="1")
+    result = run(ROOT, mkdocs, "build", "--strict", "-f", str(config), "-d", str(site), env=env)
+    return result.stdout + result.stderr
 
 
 def test_docs_build_strictly(tmp_path: Path) -> None:
-    mkdocs = str(Path(sys.prefix) / "bin" / "mkdocs")
-    run(ROOT, mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site"))
+    output = build_site(tmp_path / "site")
     assert (tmp_path / "site" / "contract" / "index.html").is_file()
+    assert "end of life" not in output
+
+
+@pytest.mark.parametrize(
+    ("page", "text", "nav", "message"),
+    [
+        ("orphan.md", "# Orphan\n", "", 'not included in the "nav"'),
+        ("index.md", "", "  - Gone: gone.md\n", "'gone.md' is included in the 'nav'"),
+        ("index.md", "[A link](gone.md)\n", "", "'gone.md', but the target is not found"),
+        (
+            "index.md",
+            "[A link](contract.md#nowhere)\n",
+            "",
+            "does not contain an anchor '#nowhere'",
+        ),
+    ],
+    ids=["page-missing-from-nav", "nav-entry-without-page", "broken-link", "broken-anchor"],
+)
+def test_docs_build_fails_on(tmp_path: Path, page: str, text: str, nav: str, message: str) -> None:
+    """Each of these fails the strict build (MkDocs only logs a page missing from nav, unless
+    mkdocs.yml's validation says otherwise)."""
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    with (tmp_path / "docs" / page).open("a") as file:
+        file.write("\n" + text)
+    config = (
+        (ROOT / "mkdocs.yml")
+        .read_text()
+        .replace("  - Home: index.md\n", f"  - Home: index.md\n{nav}")
+    )
+    (tmp_path / "mkdocs.yml").write_text(config)
+    with pytest.raises(CommandError, match=re.escape(message)):
+        build_site(tmp_path / "site", tmp_path / "mkdocs.yml")
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package: apt install chromium
+
+
+@contextmanager
+def served(directory: Path) -> Iterator[str]:
+    """`directory` over HTTP on a free loopback port, in a thread; its base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=directory))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# Material draws each diagram into a closed shadow root, which no selector reaches; the page is
+# told to open them, which changes nothing else in the rendering.
+OPEN_SHADOW_ROOTS = """
+const attach = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (init) {
+  return attach.call(this, {...init, mode: "open"});
+};
+"""
+
+
+@pytest.mark.build
+def test_architecture_diagram_renders_offline(tmp_path: Path) -> None:
+    """The built site, served from loopback, draws the architecture diagram in a real browser
+    (Debian's chromium through Playwright) with the site's own Mermaid: no request leaves the
+    machine, nothing is logged as an error."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no browser at {CHROMIUM}: `apt-get install chromium` (or set CHROMIUM)")
+    from playwright.sync_api import ConsoleMessage, Route, sync_playwright
+
+    build_site(tmp_path / "site")
+    external: list[str] = []
+    errors: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    screenshot = tmp_path / "architecture.png"
+    with served(tmp_path / "site") as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            context = browser.new_context()
+            context.add_init_script(OPEN_SHADOW_ROOTS)
+            context.route("**/*", only_loopback)  # the page's requests and its workers'
+            page = context.new_page()
+            page.on("console", console)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{base}/architecture/")
+            try:
+                diagram = page.locator("div.mermaid svg")
+                diagram.wait_for(timeout=15_000)
+                text = diagram.text_content() or ""
+                assert "RequestContextMiddleware" in text
+                assert "Syntax error" not in text
+                page.wait_for_load_state("networkidle")
+                assert external == []
+                assert errors == []
+            except Exception:
+                page.screenshot(path=screenshot, full_page=True)
+                print(f"screenshot: {screenshot}; external requests: {external}; errors: {errors}")
+                raise
+        finally:
+            browser.close()
 
 
 def asked_questions() -> list[str]:
@@ -53,6 +187,15 @@ def test_every_setting_is_documented(tmp_path: Path) -> None:
     )
     assert len(documented) == len(set(documented))
     assert set(documented) == variables
+
+
+def test_dunder_names_are_code() -> None:
+    """`benchmarks/__main__.py` outside a code span reads as a bold "main" (the page the
+    benchmarks' report writes included: it is one of the pages)."""
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = re.sub(r"```.*?```|<!--.*?-->", "", page.read_text(), flags=re.DOTALL)
+        prose = re.sub(r"`[^`\n]+`", "", text)  # code spans
+        assert not re.findall(r"(?<![\\\w])__\w+__", prose), page.name
 
 
 def block_after(page: str, marker: str) -> str:
