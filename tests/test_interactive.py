@@ -267,6 +267,7 @@ def test_non_default_choices_through_the_real_prompts(tmp_path: Path) -> None:
     assert '"psycopg[pool]' in (destination / "pyproject.toml").read_text()
     # The message after copy gives the next steps for this variant.
     assert "uv run ledger-api migrate" in output
+    assert "createdb -h 127.0.0.1 -U postgres ledger_api" in output
     assert "LEDGER_API_DATABASE_URL" in output
 
 
@@ -317,12 +318,22 @@ def test_copy_into_a_non_empty_folder(tmp_path: Path) -> None:
     assert (destination / "pyproject.toml").is_file()
 
 
-@pytest.mark.parametrize("framework", ["fastapi", "django"])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"framework": "fastapi"},
+        {"framework": "django"},
+        {"database": "postgresql", "realtime": True, "broker": "redis"},
+        {"framework": "django", "database": "postgresql", "realtime": True, "broker": "memory"},
+    ],
+    ids=lambda answers: "-".join(str(value) for value in answers.values()),
+)
 def test_message_after_copy_names_the_next_steps(
-    tmp_path: Path, framework: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, answers: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    render(tmp_path / "svc", quiet=False, framework=framework)
-    message = capsys.readouterr().err + capsys.readouterr().out
+    render(tmp_path / "svc", quiet=False, **answers)
+    captured = capsys.readouterr()
+    message = captured.err + captured.out
     for step in (
         "uv sync",
         "uv run my-service migrate",
@@ -330,4 +341,8 @@ def test_message_after_copy_names_the_next_steps(
         "uv run pytest",
     ):
         assert step in message
-    assert ("SECRET_KEY" in message) == (framework == "django")
+    assert ("SECRET_KEY" in message) == (answers.get("framework") == "django")
+    postgresql = answers.get("database") == "postgresql"
+    assert ("createdb -h 127.0.0.1 -U postgres my_service" in message) == postgresql
+    assert ("MY_SERVICE_DATABASE_URL" in message) == postgresql
+    assert ("MY_SERVICE_REDIS_URL" in message) == (answers.get("broker") == "redis")
