@@ -281,3 +281,107 @@ def test_ruff_clean(rendered: tuple[Variant, Path]) -> None:
     _, root = rendered
     run(root, RUFF, "check", "--no-cache", ".")
     run(root, RUFF, "format", "--no-cache", "--check", ".")
+
+
+# --- The generated README --------------------------------------------------------------------
+
+
+def markdown_lint(path: Path) -> list[str]:
+    """pymarkdownlnt's findings on `path`, configured once for every README: all rules, GFM
+    tables parsed as tables (text glued under a table becomes a row of it), lines up to the
+    100 columns the README wraps at."""
+    from pymarkdown.api import PyMarkdownApi
+
+    api = PyMarkdownApi().enable_strict_configuration()
+    api.enable_extension_by_identifier("markdown-tables")
+    for length in ("line_length", "code_block_line_length", "table_line_length"):
+        api.set_integer_property(f"plugins.md013.{length}", 100)
+    result = api.scan_path(str(path))
+    return [
+        f"{failure.line_number}:{failure.column_number} {failure.rule_id} "
+        f"{failure.rule_description} {failure.extra_error_information or ''}".rstrip()
+        for failure in result.scan_failures
+    ] + list(result.critical_errors)
+
+
+def test_readme_markdown_is_clean(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    assert markdown_lint(root / "README.md") == []
+
+
+def readme_layout(readme: str) -> dict[str, str]:
+    """The README's Layout block as {path: text}: a folder's path ends in `/`, an indented entry
+    belongs to the folder above it, a line indented further continues the text above it."""
+    block = re.search(r"^## Layout\n\n```text\n(.*?)^```$", readme, re.MULTILINE | re.DOTALL)
+    assert block, "the README has no Layout block"
+    entries: dict[str, str] = {}
+    folder = path = ""
+    for line in block.group(1).splitlines():
+        indent = len(line) - len(line.lstrip())
+        if indent >= 4:  # continued text
+            entries[path] += " " + line.strip()
+            continue
+        name, _, text = line.strip().partition(" ")
+        path = name if indent == 0 else folder + name
+        folder = name if indent == 0 and name.endswith("/") else folder
+        entries[path] = text.strip()
+    return entries
+
+
+def test_readme_layout_lists_the_package_as_rendered(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    entries = readme_layout((root / "README.md").read_text())
+    for path in entries:
+        assert (root / path).is_dir() if path.endswith("/") else (root / path).is_file(), path
+    # Every module and folder of the package is listed (its __init__.py goes without saying).
+    package = "src/my_service/"
+    listed = {path for path in entries if path.startswith(package) and path != package}
+    present = {
+        package + child.name + ("/" if child.is_dir() else "")
+        for child in (root / package).iterdir()
+        if child.name not in {"__init__.py", "__pycache__"}
+    }
+    assert listed == present
+    # A folder whose text names modules names each of them, and no other.
+    for path, text in entries.items():
+        named = set(re.findall(r"\b\w+\.py\b", text))
+        if path.endswith("/") and named:
+            modules = {f.name for f in (root / path).glob("*.py") if f.name != "__init__.py"}
+            assert named == modules, path
+
+
+# Libraries a README may name, and the distribution each needs among the dependencies.
+LIBRARIES = {
+    "FastAPI": "fastapi",
+    "SQLAlchemy": "sqlalchemy",
+    "Alembic": "alembic",
+    "asyncpg": "asyncpg",
+    "Django": "django",
+    "django-ninja": "django-ninja",
+    "pytest-django": "pytest-django",
+    "psycopg": "psycopg",
+    "Channels": "channels",
+    "Redis": "redis",
+    "granian": "granian",
+    "structlog": "structlog",
+}
+
+
+def test_readme_names_only_what_the_project_has(rendered: tuple[Variant, Path]) -> None:
+    _, root = rendered
+    readme = (root / "README.md").read_text()
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    dependencies = [
+        dependency.lower()
+        for dependency in pyproject["project"]["dependencies"]
+        + pyproject["dependency-groups"]["dev"]
+    ]
+    for name, distribution in LIBRARIES.items():
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", readme):
+            assert any(distribution in dependency for dependency in dependencies), name
+    # Files and folders it names outside the Layout (checked above), from the project's root.
+    text = re.sub(r"^## Layout\n.*?^```\n", "", readme, flags=re.MULTILINE | re.DOTALL)
+    for token in re.findall(r"\S+", text):
+        token = token.strip("`(),:;").rstrip(".")
+        if re.fullmatch(r"(src|scripts|tests)/[\w./-]+|[\w.-]+\.(py|toml|yml|example)", token):
+            assert (root / token).exists(), token
