@@ -97,6 +97,7 @@ SHARED_MODULES = [
     "middleware.py",
     "ndjson.py",
     "problems.py",
+    "ratelimit.py",
     "settings.py",
     "validators.py",
 ]
@@ -239,7 +240,7 @@ def test_dependencies_match_answers(rendered: tuple[Variant, Path]) -> None:
     assert not names & {"orjson", "psycopg-binary", "uvloop", "daphne", "hiredis"}
     redis = variant.realtime and variant.broker == "redis"
     fastapi = variant.framework == "fastapi"
-    assert ("redis" in names) == (redis and fastapi)
+    assert {"redis", "limits"} <= names  # the rate limits' counters, in Redis if configured
     assert ("channels" in names) == (variant.realtime and not fastapi)
     assert ("channels-redis" in names) == (redis and not fastapi)
     dev = tomllib.loads((root / "pyproject.toml").read_text())["dependency-groups"]["dev"]

@@ -362,3 +362,40 @@ def test_admin_passwords_must_pass_the_validators(deployment: Deployment, servic
     assert "This password is too common." in refused.text
     users = browser.request("GET", f"/admin/auth/user/?q=weak{name}")
     assert "0 users" in users.text or f"weak{name}" not in users.text
+
+
+def test_rate_limits_are_shared_by_the_workers_through_redis(deployment: Deployment) -> None:
+    """Two workers, one count in Redis: of 12 requests in a window of 6, exactly 6 pass, the
+    others get 429 with Retry-After; the window over, the client is served again."""
+    prefix = f"cps-rl-{uuid.uuid4().hex[:8]}"
+    settings = {
+        "rate_limit": "6 per 3 seconds",
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "redis_prefix": prefix,
+        "workers": "2",
+    }
+    with started(deployment, **settings) as service:
+        service.wait_for_output('"Started worker-', count=2)
+        answers = []
+        for _ in range(12):  # a connection each: the workers take turns accepting them
+            with httpx.Client(base_url=service.url, trust_env=False) as client:
+                answers.append(client.get("/api/v1/items?limit=1"))
+        statuses = [response.status_code for response in answers]
+        assert statuses.count(200) == 6, statuses
+        assert statuses.count(429) == 6, statuses
+        refused = next(response for response in answers if response.status_code == 429)
+        assert 1 <= int(refused.headers["retry-after"]) <= 3
+        assert refused.headers["ratelimit-policy"] == '"api";q=6;w=3'
+        assert refused.json()["status"] == 429
+        time.sleep(int(refused.headers["retry-after"]) + 0.5)
+        assert probe(service, "/api/v1/items?limit=1").status_code == 200
+
+
+def test_rate_limits_let_requests_through_when_redis_is_down(deployment: Deployment) -> None:
+    settings = {"rate_limit": "1/minute", "redis_url": "redis://127.0.0.1:9/0", "workers": "1"}
+    with started(deployment, **settings) as service:
+        for _ in range(3):
+            assert probe(service, "/api/v1/items?limit=1").status_code == 200
+        warnings = [r for r in service.records() if r["event"] == "rate_limit_unavailable"]
+        assert len(warnings) == 1  # once a minute, not once a request
+        assert warnings[0]["level"] == "warning"
