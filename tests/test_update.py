@@ -48,8 +48,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> str:
     (shared / "release.py").write_text('"""Added by release 1.1.0."""\n\nRELEASE = "1.1.0"\n')
     readme = repo / "template" / "README.md.jinja"
     readme.write_text(
-        readme.read_text().replace("{{ description }}\n", "{{ description }} (template 1.1.0)\n", 1)
+        readme.read_text().replace(
+            "\n{{ description }}\n", "\n{{ description }} (template 1.1.0)\n", 1
+        )
     )
+    assert "{{ description }} (template 1.1.0)\n" in readme.read_text()  # the line was found
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--message", "release 1.1.0")
     git(repo, "tag", "1.1.0")
