@@ -60,6 +60,7 @@ class Variant:
     django_admin: bool = True
     realtime: bool = False
     broker: str = "memory"
+    auth: str = "none"
 
     @property
     def id(self) -> str:
@@ -71,6 +72,7 @@ class Variant:
                 "ft" if self.free_threading else "gil",
                 *([] if self.django_admin else ["noadmin"]),
                 *([f"rt-{self.broker}"] if self.realtime else []),
+                *([] if self.auth == "none" else [f"auth-{self.auth}"]),
                 *([] if self.ci == "github" else [f"ci-{self.ci}"]),
                 f"py{self.python_version}",
             ]
@@ -87,6 +89,7 @@ class Variant:
             "free_threading": self.free_threading,
             "python_version": self.python_version,
             "ci": self.ci,
+            "auth": self.auth,
         }
 
 
@@ -109,6 +112,8 @@ FAST_VARIANTS = (
             ("fastapi", "django"), ("sqlite", "postgresql"), ("memory", "redis")
         )
     ]
+    # Bearer-token authentication, with each framework.
+    + [Variant(framework=fw, auth="oidc") for fw in ("fastapi", "django")]
 )
 
 # Build tier: per framework, each database with and without the example API, on two of the
@@ -134,6 +139,11 @@ BUILD_VARIANTS = (
             ("django", "sqlite", "redis", "3.13"),
             ("django", "postgresql", "memory", "3.12"),
         )
+    ]
+    # Bearer-token authentication: one per framework.
+    + [
+        Variant(framework="fastapi", auth="oidc", python_version="3.12"),
+        Variant(framework="django", database="postgresql", auth="oidc"),
     ]
 )
 
