@@ -587,6 +587,30 @@ def service_env(project: Project, database_url: str, **settings: str) -> dict[st
     }
 
 
+@contextlib.contextmanager
+def identity_provider(project: Project) -> Iterator[dict[str, Any]]:
+    """The IdP stand-in of an `auth=oidc` project (its tests/idp.py) in a process of its own:
+    yields what it prints, the settings of a service that trusts it ("environment") and a
+    token of each kind ("tokens"); stopped at the end of the block, or with `stop()`."""
+    process = subprocess.Popen(
+        [project.bin("python"), "tests/idp.py"],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line:
+            raise ServerError(f"tests/idp.py exited {process.wait()} before serving")
+        provider = json.loads(line)
+        provider["stop"] = lambda: (process.terminate(), process.wait(10))
+        yield provider
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def serve(project: Project, env: dict[str, str], log: Path) -> Server:
     """The service's production command, `my-service serve`, on a free port (not started)."""
     env = {**env, "MY_SERVICE_PORT": "{port}"}
