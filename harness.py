@@ -112,8 +112,11 @@ FAST_VARIANTS = (
             ("fastapi", "django"), ("sqlite", "postgresql"), ("memory", "redis")
         )
     ]
-    # Bearer-token authentication, with each framework.
-    + [Variant(framework=fw, auth="oidc") for fw in ("fastapi", "django")]
+    # Bearer-token authentication, with each framework, without and with WebSockets.
+    + [
+        Variant(framework=fw, realtime=rt, auth="oidc")
+        for fw, rt in itertools.product(("fastapi", "django"), (False, True))
+    ]
 )
 
 # Build tier: per framework, each database with and without the example API, on two of the
