@@ -143,10 +143,11 @@ BUILD_VARIANTS = (
             ("django", "postgresql", "memory", "3.12"),
         )
     ]
-    # Bearer-token authentication: one per framework.
+    # Bearer-token authentication: one per framework (SQLite: the token check does not touch
+    # the database, and a Django suite on PostgreSQL takes twice as long).
     + [
         Variant(framework="fastapi", auth="oidc", python_version="3.12"),
-        Variant(framework="django", database="postgresql", auth="oidc"),
+        Variant(framework="django", auth="oidc"),
     ]
 )
 
