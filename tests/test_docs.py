@@ -257,6 +257,9 @@ EXERCISED = {
     "uvx copier update --trust --defaults --data realtime=true": (
         "test_update.py::test_realtime_can_be_switched_on_by_update"
     ),
+    "uvx copier update --trust --defaults --data auth=oidc": (
+        "test_update.py::test_auth_can_be_switched_on_by_update"
+    ),
     "uvx copier recopy --trust --defaults --overwrite --skip-answered": (
         "test_update.py::test_recopy_repairs_a_project_whose_update_went_wrong"
     ),
