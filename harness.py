@@ -60,6 +60,7 @@ class Variant:
     django_admin: bool = True
     realtime: bool = False
     broker: str = "memory"
+    auth: str = "none"
 
     @property
     def id(self) -> str:
@@ -71,6 +72,7 @@ class Variant:
                 "ft" if self.free_threading else "gil",
                 *([] if self.django_admin else ["noadmin"]),
                 *([f"rt-{self.broker}"] if self.realtime else []),
+                *([] if self.auth == "none" else [f"auth-{self.auth}"]),
                 *([] if self.ci == "github" else [f"ci-{self.ci}"]),
                 f"py{self.python_version}",
             ]
@@ -87,6 +89,7 @@ class Variant:
             "free_threading": self.free_threading,
             "python_version": self.python_version,
             "ci": self.ci,
+            "auth": self.auth,
         }
 
 
@@ -108,6 +111,11 @@ FAST_VARIANTS = (
         for fw, db, broker in itertools.product(
             ("fastapi", "django"), ("sqlite", "postgresql"), ("memory", "redis")
         )
+    ]
+    # Bearer-token authentication, with each framework, without and with WebSockets.
+    + [
+        Variant(framework=fw, realtime=rt, auth="oidc")
+        for fw, rt in itertools.product(("fastapi", "django"), (False, True))
     ]
 )
 
@@ -134,6 +142,12 @@ BUILD_VARIANTS = (
             ("django", "sqlite", "redis", "3.13"),
             ("django", "postgresql", "memory", "3.12"),
         )
+    ]
+    # Bearer-token authentication: one per framework (SQLite: the token check does not touch
+    # the database, and a Django suite on PostgreSQL takes twice as long).
+    + [
+        Variant(framework="fastapi", auth="oidc", python_version="3.12"),
+        Variant(framework="django", auth="oidc"),
     ]
 )
 
@@ -575,6 +589,30 @@ def service_env(project: Project, database_url: str, **settings: str) -> dict[st
         "MY_SERVICE_SECRET_KEY": uuid.uuid4().hex * 2,
         **{f"MY_SERVICE_{name.upper()}": value for name, value in settings.items()},
     }
+
+
+@contextlib.contextmanager
+def identity_provider(project: Project) -> Iterator[dict[str, Any]]:
+    """The IdP stand-in of an `auth=oidc` project (its tests/idp.py) in a process of its own:
+    yields what it prints, the settings of a service that trusts it ("environment") and a
+    token of each kind ("tokens"); stopped at the end of the block, or with `stop()`."""
+    process = subprocess.Popen(
+        [project.bin("python"), "tests/idp.py"],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line:
+            raise ServerError(f"tests/idp.py exited {process.wait()} before serving")
+        provider = json.loads(line)
+        provider["stop"] = lambda: (process.terminate(), process.wait(10))
+        yield provider
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def serve(project: Project, env: dict[str, str], log: Path) -> Server:

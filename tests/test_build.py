@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,13 @@ from harness import BUILD_VARIANTS, Variant, run, uv
 pytestmark = pytest.mark.build
 
 
-def request(method: str, url: str, body: dict | None = None) -> tuple[int, dict, bytes]:
+def request(
+    method: str, url: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback only
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -49,6 +54,12 @@ def check_events(base: str, clients: int) -> None:
             assert message == expected
 
 
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
 @pytest.fixture(params=BUILD_VARIANTS, ids=lambda v: v.id)
 def variant(request: pytest.FixtureRequest) -> Variant:
     return request.param
@@ -64,7 +75,7 @@ def database_url(variant: Variant, request: pytest.FixtureRequest, tmp_path: Pat
 
 
 def test_service_builds_tests_and_serves(
-    variant: Variant, database_url: str, tmp_path: Path
+    variant: Variant, database_url: str, tmp_path: Path, stack: contextlib.ExitStack
 ) -> None:
     project = harness.installed(variant)  # rendered, post-copy task run, `uv sync --locked`
     env = project.env
@@ -87,6 +98,11 @@ def test_service_builds_tests_and_serves(
     workers = 1 if variant.realtime and variant.broker == "memory" else 2
     # Two workers; one with in-memory events, which reach the clients of one process only.
     service_env = harness.service_env(project, database_url, workers=str(workers))
+    token = None
+    if variant.auth == "oidc":  # the project's IdP stand-in, its keys served over HTTP
+        provider = stack.enter_context(harness.identity_provider(project))
+        service_env |= provider["environment"]
+        token = provider["tokens"]["valid"]
     migrated = run(project.path, project.bin("my-service"), "migrate", env=service_env)
     records = [json.loads(line) for line in migrated.stdout.splitlines()]
     assert not [r for r in records if r["logger"] == "alembic.runtime.plugins"]  # noise
@@ -115,14 +131,17 @@ def test_service_builds_tests_and_serves(
         assert headers["x-request-id"]
 
         if variant.include_example_api:
-            status, headers, body = request("POST", f"{base}/api/v1/items", {"name": "round trip"})
+            if token is not None:
+                assert request("GET", f"{base}/api/v1/items")[0] == 401
+            item = {"name": "round trip"}
+            status, headers, body = request("POST", f"{base}/api/v1/items", item, token)
             assert status == 201, body
             location = headers["location"]
-            status, _, body = request("GET", f"{base}{location}")
+            status, _, body = request("GET", f"{base}{location}", token=token)
             assert status == 200
             assert json.loads(body)["name"] == "round trip"
         else:
-            assert request("GET", f"{base}/api/v1/items")[0] == 404
+            assert request("GET", f"{base}/api/v1/items", token=token)[0] == 404
         if variant.realtime:
             check_events(base, clients=4)
 

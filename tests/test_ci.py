@@ -247,6 +247,9 @@ def test_free_threading_gate_passes(variant: Variant) -> None:
             assert re.search(rf"^{package} \S+ +pure", report.stdout, re.MULTILINE), package
         if variant.framework == "django" and variant.broker == "redis":
             assert re.search(r"^msgpack \S+ +wheel", report.stdout, re.MULTILINE)
+    if variant.auth == "oidc":  # PyJWT, and cryptography's 3.14t and abi3t (3.15t) wheels
+        assert re.search(r"^pyjwt \S+ +pure", report.stdout, re.MULTILINE)
+        assert re.search(r"^cryptography \S+ +wheel", report.stdout, re.MULTILINE)
 
 
 @pytest.mark.build

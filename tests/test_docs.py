@@ -179,7 +179,8 @@ def test_every_setting_is_documented(tmp_path: Path) -> None:
 
     variables: set[str] = set()
     for framework in ("fastapi", "django"):
-        project = render(tmp_path / framework, framework=framework, realtime=True, broker="redis")
+        answers = {"realtime": True, "broker": "redis", "auth": "oidc"}
+        project = render(tmp_path / framework, framework=framework, **answers)
         example = (project / ".env.example").read_text()
         variables |= set(re.findall(r"^#? ?MY_SERVICE_(\w+)=", example, re.MULTILINE))
     documented = re.findall(
@@ -256,6 +257,9 @@ EXERCISED = {
     "uvx copier update --trust --defaults --data realtime=true": (
         "test_update.py::test_realtime_can_be_switched_on_by_update"
     ),
+    "uvx copier update --trust --defaults --data auth=oidc": (
+        "test_update.py::test_auth_can_be_switched_on_by_update"
+    ),
     "uvx copier recopy --trust --defaults --overwrite --skip-answered": (
         "test_update.py::test_recopy_repairs_a_project_whose_update_went_wrong"
     ),
@@ -267,6 +271,8 @@ EXERCISED = {
     ),
     "uv run ruff format": "test_walkthrough.py::test_add_a_resource_as_documented",
     "uv run python -m benchmarks": "test_benchmarks.py::test_benchmark_runner_quick",
+    # harness.identity_provider runs it with the project's interpreter.
+    "uv run python tests/idp.py": "contract/test_auth.py::test_a_valid_token_reads_and_writes",
     "uv run python -m benchmarks.export": "test_benchmarks.py::test_export_benchmark_smoke",
 }
 

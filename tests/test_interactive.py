@@ -227,6 +227,7 @@ def test_non_default_choices_through_the_real_prompts(tmp_path: Path) -> None:
             ("database", DOWN + ENTER),  # postgresql
             ("include_example_api", "n"),
             ("django_admin", "n"),  # asked because the framework is Django
+            ("auth", DOWN + ENTER),  # oidc
             ("free_threading", "n"),
             ("ci", DOWN + ENTER),  # gitlab
         ],
@@ -253,6 +254,7 @@ def test_non_default_choices_through_the_real_prompts(tmp_path: Path) -> None:
         "database": "postgresql",
         "include_example_api": False,
         "django_admin": False,
+        "auth": "oidc",
         "free_threading": False,
         "ci": "gitlab",
     }
@@ -265,6 +267,7 @@ def test_non_default_choices_through_the_real_prompts(tmp_path: Path) -> None:
     assert not (destination / "scripts").exists()
     assert 'requires-python = ">=3.12"' in (destination / "pyproject.toml").read_text()
     assert '"psycopg[pool]' in (destination / "pyproject.toml").read_text()
+    assert (destination / "src" / "ledger_api" / "auth.py").is_file()
     # The message after copy gives the next steps for this variant.
     assert "uv run ledger-api migrate" in output
     assert "createdb -h 127.0.0.1 -U postgres ledger_api" in output
@@ -288,6 +291,7 @@ def test_framework_questions_are_hidden_for_the_other_framework(tmp_path: Path) 
             ("include_example_api", "y"),
             ("realtime", "y"),  # asked with the example API (not without: above)
             ("broker", DOWN + ENTER),  # redis
+            ("auth", ENTER),  # none
             ("free_threading", "y"),
             ("ci", ENTER),
         ],

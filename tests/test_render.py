@@ -35,6 +35,7 @@ ANSWER_KEYS = {
     "framework",
     "database",
     "include_example_api",
+    "auth",
     "free_threading",
     "ci",
 }

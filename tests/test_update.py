@@ -224,6 +224,24 @@ def test_realtime_can_be_switched_on_by_update(template: str, tmp_path: Path) ->
     )
 
 
+def test_auth_can_be_switched_on_by_update(template: str, tmp_path: Path) -> None:
+    project = copy(template, tmp_path / "service", "1.1.0")
+    app = project / "src" / "my_service" / "app.py"
+    app.write_text(app.read_text() + '\n\ndef ours() -> str:\n    return "kept"\n')
+    git(project, "commit", "--quiet", "--all", "--message", "ours")
+
+    update(project, auth="oidc")
+
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["auth"] == "oidc"
+    merged = app.read_text()
+    assert 'return "kept"' in merged  # the user's function
+    assert "app.add_middleware(AuthMiddleware, settings=settings)" in merged  # the template's
+    assert (project / "src" / "my_service" / "auth.py").is_file()
+    assert (project / "tests" / "idp.py").is_file()
+    assert '"pyjwt[crypto]' in (project / "pyproject.toml").read_text()
+    assert "MY_SERVICE_AUTH_ISSUER=" in (project / ".env.example").read_text()
+
+
 def test_recopy_repairs_a_project_whose_update_went_wrong(template: str, tmp_path: Path) -> None:
     project = copy(template, tmp_path / "service", "1.0.0", database="postgresql")
     package = project / "src" / "my_service"

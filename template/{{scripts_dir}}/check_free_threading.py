@@ -60,15 +60,20 @@ def verdict(package: dict, version: str, platform: Platform) -> str:
     """How a package installs on one free-threaded target: from a wheel, or 'MISSING'.
 
     'pure': a py3-none-any wheel; 'binary': a py3-none-<platform> wheel (a tool such as ruff,
-    independent of the interpreter); 'wheel': built for this free-threaded ABI. abi3 wheels do
-    not count: the stable ABI does not cover free-threaded builds.
+    independent of the interpreter); 'wheel': built for this free-threaded ABI, or for the
+    free-threaded stable ABI (`abi3t`, PEP 803: a `cp315-abi3t` wheel serves 3.15t and later).
+    abi3 wheels do not count: that stable ABI does not cover free-threaded builds.
     """
     abi = f"cp{version.replace('.', '')}t"
+    target = version_tuple(version)
     found = "MISSING"
     for wheel in package.get("wheels", []):
         pythons, abis, platforms = wheel_tags(wheel["url"].rsplit("/", 1)[-1])
         on_platform = any(platform.tag.fullmatch(p) for p in platforms)
         if abi in abis and on_platform:
+            return "wheel"
+        oldest = min((version_tuple(p[2:3] + "." + p[3:]) for p in pythons), default=target)
+        if "abi3t" in abis and on_platform and oldest <= target:
             return "wheel"
         if "none" in abis and pythons & {"py3", "py2.py3"}:
             if "any" in platforms:
