@@ -124,3 +124,24 @@ def test_while_the_provider_is_down_cached_keys_work_and_unknown_ones_get_503(
 def test_no_log_line_holds_a_token(service: Server, provider: dict[str, Any]) -> None:
     output = service.output()
     assert all(token not in output for token in provider["tokens"].values())
+
+
+def test_rate_limits_count_each_subject_apart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two users from one address: each has a budget of its own (the subject is the key)."""
+    project = harness.installed(VARIANT)
+    logs = tmp_path_factory.mktemp("contract-auth-limits")
+    url = harness.database_url("fastapi", "sqlite", logs / "db.sqlite3")
+    # A provider of its own: the module's is taken down by another test.
+    with harness.identity_provider(project) as provider:
+        env = {
+            **harness.service_env(project, url, workers="1", rate_limit="2/minute"),
+            **provider["environment"],
+        }
+        run(project.path, project.bin("my-service"), "migrate", env=env)
+        tokens = provider["tokens"]
+        with harness.serve(project, env, logs / "serve.log").start() as server:
+            statuses = [get(server, tokens["valid"]).status_code for _ in range(3)]
+            assert statuses == [200, 200, 429]
+            assert get(server, tokens["another_subject"]).status_code == 200
+            # Without a token the request is refused before it is counted: 401, not 429.
+            assert get(server, None).status_code == 401

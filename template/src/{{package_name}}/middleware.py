@@ -11,8 +11,6 @@ another task, which loses context variables and buffers streaming bodies. This m
 - adds the security headers every response carries (no MIME sniffing, no framing, the
   referrer kept to this origin, a content security policy fit for what the response is; HSTS
   over https) where the framework did not;
-- answers 429 to a client over its rate limits (ratelimit.py), and tells every client of the
-  API where it stands (`RateLimit-Policy`, `RateLimit`);
 - answers 413 for a body over the limit, by its `Content-Length` or while it streams in, and
   408 (`Connection: close`) for a body that has not arrived `BODY_TIMEOUT` seconds after
   the request began, however slowly it trickles in;
@@ -38,7 +36,6 @@ from .problems import (
     BODY_TOO_SLOW,
     HOST_NOT_ALLOWED,
     PROBLEM_CONTENT_TYPE,
-    RATE_LIMITED,
     REQUEST_ID_HEADER,
     SERVER_ERROR,
     encode,
@@ -46,7 +43,6 @@ from .problems import (
     problem,
     valid_request_id,
 )
-from .ratelimit import RateLimiter
 from .settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -162,7 +158,6 @@ class RequestContextMiddleware:
         self.trusted_proxies = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in settings.trusted_proxies
         )
-        self.rate_limiter = RateLimiter(settings)
 
     def _trusted(self, address: str) -> bool:
         try:
@@ -196,20 +191,6 @@ class RequestContextMiddleware:
             if hops:
                 scope["client"] = (hops[-1], 0)
         return scope
-
-    async def _over_rate_limit(self, scope: Scope, headers: Headers) -> bool:
-        """Count the request against its client's rate limits (ratelimit.py); the headers that
-        say where the client stands go into `headers`."""
-        if not self.rate_limiter.enabled:
-            return False
-        standing = await self.rate_limiter.check(scope["method"], scope["path"], _client(scope))
-        if standing is None:
-            return False
-        headers.extend(standing.headers)
-        if standing.retry_after is None:
-            return False
-        headers.append((b"retry-after", str(standing.retry_after).encode()))
-        return True
 
     def _host_refused(self, scope: Scope) -> bool:
         if scope["path"].startswith(_HEALTH_PREFIX):
@@ -253,18 +234,13 @@ class RequestContextMiddleware:
         body_done = False  # the client has sent its whole body
         streaming = False  # the response body comes in several parts
         stalled = False  # the client stopped reading a streamed response
-        limit_headers: Headers = []  # where the client stands against the rate limits
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started, streaming, stalled
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
-                headers = [
-                    *message.get("headers", ()),
-                    (_REQUEST_ID_KEY, request_id.encode()),
-                    *limit_headers,
-                ]
+                headers = [*message.get("headers", ()), (_REQUEST_ID_KEY, request_id.encode())]
                 policy = _content_security_policy(scope["path"], headers)
                 message["headers"] = _with_defaults(headers, (*security_headers, policy))
             elif streaming or message.get("more_body", False):
@@ -326,8 +302,6 @@ class RequestContextMiddleware:
                 await answer(400, HOST_NOT_ALLOWED)
             elif declared and declared.isdigit() and int(declared) > self.max_body_size:
                 await answer(413, f"The request body exceeds {self.max_body_size} bytes.")
-            elif await self._over_rate_limit(scope, limit_headers):
-                await answer(429, RATE_LIMITED)
             else:
                 await self.app(scope, limited_receive, app_send)
         except Exception:  # noqa: BLE001 - the service's last line of defence, logged below

@@ -2,8 +2,10 @@
 counted in each process without it.
 
 Two limits, both off unless set: RATE_LIMIT for every request to the API (`/api/...`), and
-RATE_LIMIT_WRITES, stricter, for writes and exports, which count against both. A client is its
-address as the service sees it (through TRUSTED_PROXIES). Each limited response says where the
+RATE_LIMIT_WRITES, stricter, for writes and exports, which count against both. A client is the
+subject of its access token when authentication has found one (`scope["state"]["subject"]`),
+else its address as the service sees it (through TRUSTED_PROXIES): this layer runs inside
+both (RequestContextMiddleware, then AuthMiddleware if any). Each limited response says where the
 client stands (`RateLimit-Policy`, `RateLimit`: the IETF draft's structured fields); one over a
 limit gets 429 with `Retry-After`. If Redis cannot be reached, requests go through uncounted
 rather than fail (for 5 s before Redis is tried again, so that they do not wait on it), and
@@ -19,6 +21,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+from .middleware import ASGIApp, Message, Receive, Scope, Send
+from .problems import PROBLEM_CONTENT_TYPE, RATE_LIMITED, encode, problem
 from .settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -62,7 +66,7 @@ class RateLimiter:
     def enabled(self) -> bool:
         return bool(self.limits)
 
-    async def check(self, method: str, path: str, client: str | None) -> Standing | None:
+    async def check(self, method: str, path: str, who: str) -> Standing | None:
         """Count this request against the client's limits; None if none applies to it."""
         if not path.startswith(API_PREFIX) or time.monotonic() < self._retry_at:
             return None
@@ -70,7 +74,6 @@ class RateLimiter:
         applicable = [(name, item) for name, item, only in self.limits if writes or not only]
         if not applicable:
             return None
-        who = client or "unknown"
         headers: list[tuple[bytes, bytes]] = []
         retry_after: int | None = None
         try:
@@ -91,3 +94,45 @@ class RateLimiter:
                 logger.warning("rate_limit_unavailable", error=repr(error))
             return None
         return Standing(headers, retry_after)
+
+
+def client_key(scope: Scope) -> str:
+    """Who is counted: the token's subject if authenticated, else the client's address."""
+    subject = scope.get("state", {}).get("subject")
+    if subject:
+        return f"subject:{subject}"
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.limiter = RateLimiter(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.limiter.enabled:
+            await self.app(scope, receive, send)
+            return
+        standing = await self.limiter.check(scope["method"], scope["path"], client_key(scope))
+        if standing is None:
+            await self.app(scope, receive, send)
+            return
+        if standing.retry_after is not None:
+            body = encode(problem(429, RATE_LIMITED, instance=scope["path"]))
+            headers = [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(standing.retry_after).encode()),
+                *standing.headers,
+            ]
+            await send({"type": "http.response.start", "status": 429, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_standing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *standing.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_standing)
