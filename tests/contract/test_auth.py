@@ -1,7 +1,7 @@
 """Bearer-token authentication (auth=oidc), attacked over real sockets: the served service (its
 production command, granian) and its identity provider's stand-in (tests/idp.py) in processes
-of their own, as docs/contract.md describes them. One variant: the logic is shared by both
-frameworks, whose own suites run every case in process."""
+of their own, as docs/contract.md describes them, for both frameworks (their own suites run
+every case in process too)."""
 
 from __future__ import annotations
 
@@ -16,24 +16,34 @@ import pytest
 import harness
 from harness import Server, Variant, run
 
-# The FastAPI variant of the build tier: installed once, shared with it (same worker).
-VARIANT = Variant(framework="fastapi", auth="oidc", python_version="3.12")
+# The oidc variants of the build tier: installed once, shared with it (same worker).
+VARIANTS = [
+    Variant(framework="fastapi", auth="oidc", python_version="3.12"),
+    Variant(framework="django", auth="oidc"),
+]
 
-pytestmark = [pytest.mark.contract, pytest.mark.xdist_group(VARIANT.id)]
+pytestmark = pytest.mark.contract
 ITEMS = "/api/v1/items"
 
 
+@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: v.framework)
+def variant(request: pytest.FixtureRequest) -> Variant:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def provider() -> Iterator[dict[str, Any]]:
-    with harness.identity_provider(harness.installed(VARIANT)) as provider:
+def provider(variant: Variant) -> Iterator[dict[str, Any]]:
+    with harness.identity_provider(harness.installed(variant)) as provider:
         yield provider
 
 
 @pytest.fixture(scope="module")
-def service(provider: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    project = harness.installed(VARIANT)
-    logs = tmp_path_factory.mktemp("contract-auth")
-    url = harness.database_url("fastapi", "sqlite", logs / "db.sqlite3")
+def service(
+    variant: Variant, provider: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    project = harness.installed(variant)
+    logs = tmp_path_factory.mktemp(f"contract-auth-{variant.framework}")
+    url = harness.database_url(variant.framework, "sqlite", logs / "db.sqlite3")
     env = {**harness.service_env(project, url, workers="1"), **provider["environment"]}
     run(project.path, project.bin("my-service"), "migrate", env=env)
     with harness.serve(project, env, logs / "serve.log").start() as server:
@@ -126,11 +136,13 @@ def test_no_log_line_holds_a_token(service: Server, provider: dict[str, Any]) ->
     assert all(token not in output for token in provider["tokens"].values())
 
 
-def test_rate_limits_count_each_subject_apart(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_rate_limits_count_each_subject_apart(
+    variant: Variant, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Two users from one address: each has a budget of its own (the subject is the key)."""
-    project = harness.installed(VARIANT)
-    logs = tmp_path_factory.mktemp("contract-auth-limits")
-    url = harness.database_url("fastapi", "sqlite", logs / "db.sqlite3")
+    project = harness.installed(variant)
+    logs = tmp_path_factory.mktemp(f"contract-auth-limits-{variant.framework}")
+    url = harness.database_url(variant.framework, "sqlite", logs / "db.sqlite3")
     # A provider of its own: the module's is taken down by another test.
     with harness.identity_provider(project) as provider:
         env = {
