@@ -6,6 +6,7 @@ racing another one on the same item finds it gone (None: a 404) rather than fail
 
 from collections.abc import AsyncIterator, Sequence
 
+from anyio import CancelScope
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, text
 from sqlalchemy import update as sql_update
@@ -46,17 +47,34 @@ async def export(
     PostgreSQL also ends the transaction itself if it stays idle `idle_timeout` seconds: a
     guard, should a stream ever be left open.
     """
-    async with sessions() as session:
+    session = sessions()
+    result = None
+    try:
         if session.get_bind().dialect.name == "postgresql":
             limit = f"'{round(idle_timeout * 1000)}ms'"
             await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {limit}"))
         statement = select(Item).order_by(Item.id).execution_options(yield_per=EXPORT_BATCH)
         result = await session.stream_scalars(statement)
-        # A batch at a time: one trip through SQLAlchemy's async bridge per batch, not per row.
-        async for batch in result.partitions():
+        while True:
+            # A batch at a time: one trip through SQLAlchemy's async bridge per batch. A client
+            # that goes away cancels the response; shielded, a fetch is never cut in the
+            # middle (SQLAlchemy would drop the connection, and aiosqlite's dropped connection
+            # keeps its read transaction open): the cancellation lands at the next `yield`.
+            with CancelScope(shield=True):
+                batch = await result.fetchmany(EXPORT_BATCH)
+            if not batch:
+                break
             for item in batch:
                 yield item
                 session.expunge(item)  # keep the identity map from growing with the table
+    finally:
+        # Shielded too: every await of a cancelled task is cancelled again. The cursor is
+        # closed first: SQLite keeps the read transaction of an unfinished cursor open, even
+        # after the rollback that returns its connection to the pool.
+        with CancelScope(shield=True):
+            if result is not None:
+                await result.close()
+            await session.close()
 
 
 async def update(session: AsyncSession, item_id: int, data: ItemUpdate) -> Item | None:
