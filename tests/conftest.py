@@ -25,10 +25,15 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`), the tests of one variant run in one worker: it
     renders, locks and installs that variant once for all of them (and serves a contract
-    deployment once)."""
+    deployment once). The mutation tests (an hour) run only when `-m` names them."""
+    if "mutation" not in (config.option.markexpr or ""):
+        deselected = [item for item in items if item.get_closest_marker("mutation")]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not item.get_closest_marker("mutation")]
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec is not None else ()

@@ -1,0 +1,59 @@
+"""Mutation testing of the generated suites: mutmut makes small defects in a render's service
+code, one at a time, and the render's own tests must fail on each.
+
+Long (tens of minutes per framework on two cores), so not part of `uv run pytest`: run it with
+`uv run pytest -m mutation`. docs/testing.md publishes the scores; a score below the published
+one fails here, and the test prints every surviving mutant (`mutmut show NAME` in the render,
+under pytest's temporary directory, shows its diff).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import ROOT, Variant
+
+pytestmark = [pytest.mark.mutation, pytest.mark.build]
+
+MUTMUT = "mutmut>=3.8,<4"
+VARIANTS = [Variant(framework="fastapi"), Variant(framework="django")]
+
+
+def published_score(framework: str) -> float:
+    """The score docs/testing.md publishes for `framework`, in percent."""
+    table = (ROOT / "docs" / "testing.md").read_text()
+    name = {"fastapi": "FastAPI", "django": "Django"}[framework]
+    match = re.search(rf"^\| {name} \|.*?\| ([0-9.]+) ?% \|$", table, re.M)
+    assert match, f"docs/testing.md has no score row for {name}"
+    return float(match.group(1))
+
+
+def mutmut(project: harness.Project, *args: str) -> str:
+    command = [harness.uv(), "run", "--with", MUTMUT, "mutmut", *args]
+    return harness.run(project.path, *command, env=project.env, timeout=4 * 3600).stdout
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.framework)
+def test_generated_tests_kill_the_mutants(variant: Variant, tmp_path: Path) -> None:
+    project = harness.build(variant, tmp_path / "service")
+    mutmut(project, "run", "--max-children", "2")
+    mutmut(project, "export-cicd-stats")
+    stats = json.loads((project.path / "mutants" / "mutmut-cicd-stats.json").read_text())
+    # A mutant no test runs, or one the tests let through, is not caught; one that makes the
+    # tests hang past mutmut's timeout is.
+    caught = stats["killed"] + stats["timeout"]
+    missed = stats["survived"] + stats["no_tests"] + stats["suspicious"]
+    score = 100 * caught / (caught + missed)
+    survivors = [
+        line.split(":")[0].strip()
+        for line in mutmut(project, "results").splitlines()
+        if line.rstrip().endswith(("survived", "no tests"))
+    ]
+    print(f"{variant.framework}: {caught} of {caught + missed} caught ({score:.1f} %)")
+    print("\n".join(survivors))
+    assert score >= published_score(variant.framework), "\n".join(survivors)
