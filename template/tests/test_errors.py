@@ -7,6 +7,7 @@ import pytest
 from httpx import AsyncClient
 
 PROBLEM = "application/problem+json"
+MEMBERS = {"type", "title", "status", "detail", "instance", "request_id"}
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict:
@@ -24,6 +25,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
 async def test_unknown_route_is_404(client: AsyncClient) -> None:
     body = assert_problem(await client.get("/no/such/route"), 404)
     assert body["instance"] == "/no/such/route"
+    assert set(body) == MEMBERS
 
 
 async def test_a_host_not_served_is_400(client: AsyncClient) -> None:
@@ -74,7 +76,8 @@ async def test_oversized_body_is_413_by_content_length(
     client: AsyncClient, max_body_size: int
 ) -> None:
     response = await client.post("/health/live", content=b"x" * (max_body_size + 1))
-    assert_problem(response, 413)
+    body = assert_problem(response, 413)
+    assert body["instance"] == "/health/live"
     assert (await client.get("/health/live")).status_code == 200  # still up
 
 
@@ -85,7 +88,8 @@ async def test_oversized_streamed_body_is_413(
         for _ in range(max_body_size // 65536 + 2):
             yield b"x" * 65536
 
-    assert_problem(await client.post(body_size_path, content=chunks()), 413)
+    body = assert_problem(await client.post(body_size_path, content=chunks()), 413)
+    assert body["instance"] == body_size_path
     response = await client.post(body_size_path, content=b"x" * max_body_size)
     assert response.json() == max_body_size
 
@@ -96,7 +100,14 @@ async def test_unhandled_exception_is_a_generic_500(client: AsyncClient, failing
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
-    assert body["detail"] == "The server could not complete the request."
+    assert body == {  # these members and no other: nothing of the exception
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "The server could not complete the request.",
+        "instance": failing_path,
+        "request_id": response.headers["x-request-id"],
+    }
 
 
 async def test_request_id_is_generated(client: AsyncClient) -> None:

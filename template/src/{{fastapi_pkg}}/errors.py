@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from .dberrors import is_unique_violation
+from .dberrors import is_database_unavailable, is_unique_violation
 from .problems import (
     DATABASE_UNAVAILABLE,
     INVALID_REQUEST,
@@ -62,11 +62,20 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return problem_response(request, 503, DATABASE_UNAVAILABLE)
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    # asyncpg's refusals to connect (no such database, too many connections...) come as
+    # plain DBAPIErrors: an outage all the same. Any other is a bug.
+    if is_database_unavailable(exc):
+        return await database_unavailable(request, exc)
+    raise exc
+
+
 def register_error_handlers(app: FastAPI) -> None:
     # Handlers receive the exception class they are registered for.
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(DBAPIError, database_error)
     # SQLAlchemy's connection errors, and the driver's own when it cannot even connect
     # (asyncpg raises ConnectionRefusedError as is).
     for error in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError):
