@@ -271,6 +271,12 @@ EXERCISED = {
     ),
     "uv run ruff format": "test_walkthrough.py::test_add_a_resource_as_documented",
     "uv run python -m benchmarks": "test_benchmarks.py::test_benchmark_runner_quick",
+    'uv run --with "mutmut>=3.8,<4" mutmut run': (
+        "test_mutation.py::test_generated_tests_kill_the_mutants"
+    ),
+    'uv run --with "mutmut>=3.8,<4" mutmut results': (
+        "test_mutation.py::test_generated_tests_kill_the_mutants"
+    ),
     # harness.identity_provider runs it with the project's interpreter.
     "uv run python tests/idp.py": "contract/test_auth.py::test_a_valid_token_reads_and_writes",
     "uv run python -m benchmarks.export": "test_benchmarks.py::test_export_benchmark_smoke",

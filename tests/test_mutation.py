@@ -44,16 +44,20 @@ def test_generated_tests_kill_the_mutants(variant: Variant, tmp_path: Path) -> N
     mutmut(project, "run", "--max-children", "2")
     mutmut(project, "export-cicd-stats")
     stats = json.loads((project.path / "mutants" / "mutmut-cicd-stats.json").read_text())
-    # A mutant no test runs, or one the tests let through, is not caught; one that makes the
-    # tests hang past mutmut's timeout is.
+    # Caught: a test failed, or hung past mutmut's timeout. Missed: the tests that reach the
+    # mutant all passed. Not reached: no test calls the function in pytest's process (it runs
+    # at import, or only in a process a test starts): reported apart (docs/testing.md).
     caught = stats["killed"] + stats["timeout"]
-    missed = stats["survived"] + stats["no_tests"] + stats["suspicious"]
+    missed = stats["survived"] + stats["suspicious"]
     score = 100 * caught / (caught + missed)
     survivors = [
-        line.split(":")[0].strip()
-        for line in mutmut(project, "results").splitlines()
+        line.strip()
+        for line in mutmut(project, "results", "--all", "true").splitlines()
         if line.rstrip().endswith(("survived", "no tests"))
     ]
-    print(f"{variant.framework}: {caught} of {caught + missed} caught ({score:.1f} %)")
+    print(
+        f"{variant.framework}: {stats['total']} mutants, {caught} caught, {missed} missed, "
+        f"{stats['no_tests']} not reached: {score:.1f} %"
+    )
     print("\n".join(survivors))
     assert score >= published_score(variant.framework), "\n".join(survivors)
