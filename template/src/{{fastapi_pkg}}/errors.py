@@ -38,7 +38,14 @@ def problem_response(
     return Response(encode(body), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
 
 
+# FastAPI's own 400 for a body its JSON parser fails on other than by a syntax error: bytes that
+# are not UTF-8, nesting too deep, an integer too long. Not valid JSON all the same.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        return problem_response(request, 400, NOT_JSON)
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(request, exc.status_code, detail, headers=exc.headers)
 
