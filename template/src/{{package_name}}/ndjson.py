@@ -25,7 +25,7 @@ def ndjson_content(model: type[BaseModel]) -> dict[str, Any]:
     text (a generator hands it over as such, or as bytes: see docs/contract.md).
     """
     name = model.__name__
-    body = {"type": "string", "description": f"Newline-delimited JSON: each line is a {name}."}
+    body = {"type": "string", "description": f"Newline-delimited JSON: one {name} a line."}
     return {MEDIA_TYPE: {"schema": body, "x-itemSchema": {"$ref": f"#/components/schemas/{name}"}}}
 
 
