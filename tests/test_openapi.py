@@ -137,19 +137,22 @@ def test_both_frameworks_serve_one_document(
 # --- Clients generated from each document, against each service ------------------------------
 
 
-def client_config() -> str:
-    """The generator's configuration that docs/service.md shows."""
+def docs_block(marker: str, language: str) -> str:
+    """The block of docs/service.md after `<!-- marker -->`."""
     text = (ROOT / "docs" / "service.md").read_text()
-    match = re.search(r"<!-- client-config -->\n```yaml\n(.+?)```", text, re.DOTALL)
-    assert match, "docs/service.md shows no <!-- client-config --> block"
+    match = re.search(rf"<!-- {marker} -->\n```{language}\n(.+?)```", text, re.DOTALL)
+    assert match, f"docs/service.md shows no <!-- {marker} --> block"
     return match.group(1)
 
 
-def generate_client(url: str, name: str, directory: Path) -> ModuleType:
-    """The client package `name` generated from the document served at `url`, as docs/service.md
-    generates one (openapi-python-client, the configuration it shows), imported."""
+def generate_client(url: str, directory: Path, name: str | None = None) -> ModuleType:
+    """The client generated from the document served at `url` as docs/service.md generates one
+    (openapi-python-client, the configuration it shows), its package named `name` rather than
+    after the API's title if given; imported."""
     config = directory / f"{name}.yaml"
-    config.write_text(client_config() + f"package_name_override: {name}\n")
+    override = f"package_name_override: {name}\n" if name else ""
+    config.write_text(docs_block("client-config", "yaml") + override)
+    name = name or "my_service_client"  # what docs/service.md says the title makes
     output = directory / name
     run(
         directory,
@@ -252,8 +255,8 @@ def test_a_client_generated_from_either_document_works_against_both(
     assert_same_document(documents["fastapi"], documents["django"])
     assert operation_ids(documents["fastapi"]) == {"health_live", "health_ready"} | ITEM_OPERATIONS
     clients = {
-        framework: generate_client(url, f"client_from_{framework}", tmp_path)
-        for framework, url in services.items()
+        "fastapi": generate_client(services["fastapi"], tmp_path),
+        "django": generate_client(services["django"], tmp_path, "client_from_django"),
     }
     # The same functions and models, named alike: the two clients are one client.
     trees = [
@@ -269,3 +272,8 @@ def test_a_client_generated_from_either_document_works_against_both(
                 scenario(client.__name__, url)
             except AssertionError as error:
                 raise AssertionError(f"{client.__name__} against {framework}: {error}") from error
+    # And the example of docs/service.md, as written, against each service.
+    usage = docs_block("client-usage", "python")
+    for url in services.values():
+        code = compile(usage.replace("http://127.0.0.1:8000", url), "docs/service.md", "exec")
+        exec(code, {})  # noqa: S102 - the docs' own example
