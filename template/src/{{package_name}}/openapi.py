@@ -11,17 +11,19 @@ shape, so that a client generated from either fits the service whichever framewo
 - bodies streamed as NDJSON say what each line is (`ndjson.ndjson_content`).
 """
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from .problems import document_problems
 
-# What FastAPI adds to every operation that validates its input: a 422 in its own format.
-_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# What FastAPI adds to every operation that validates its input: a 422 in its own format, of
+# this schema (which lists ValidationError objects), and its default success description.
+_VALIDATION_REF = {"$ref": "#/components/schemas/HTTPValidationError"}
 _FASTAPI_SUCCESS = "Successful Response"
 
 
-def operation_id(function: Any) -> str:
+def operation_id(function: Callable[..., Any]) -> str:
     """The rule for every operation, the user's own too: the name of its route function."""
     return function.__name__
 
@@ -41,8 +43,8 @@ def finish(openapi: dict[str, Any]) -> dict[str, Any]:
                 elif str(status).isdigit() and response.get("description") == _FASTAPI_SUCCESS:
                     response["description"] = HTTPStatus(int(status)).phrase
     schemas = openapi.get("components", {}).get("schemas", {})
-    for name in _VALIDATION_SCHEMAS:
-        schemas.pop(name, None)
+    if schemas.pop("HTTPValidationError", None) is not None:
+        schemas.pop("ValidationError", None)
     if not openapi.get("servers", True):
         del openapi["servers"]  # ninja lists none as []
     return document_problems(openapi)
@@ -50,4 +52,4 @@ def finish(openapi: dict[str, Any]) -> dict[str, Any]:
 
 def _is_validation_error(response: dict[str, Any]) -> bool:
     schemas = [media.get("schema", {}) for media in response.get("content", {}).values()]
-    return {"$ref": "#/components/schemas/HTTPValidationError"} in schemas
+    return _VALIDATION_REF in schemas
