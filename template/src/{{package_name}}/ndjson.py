@@ -18,7 +18,8 @@ RETRY_AFTER = 5  # seconds a client refused for lack of a stream slot is asked t
 
 
 def ndjson_content(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI content of a stream of `model`s, one a line.
+    """The OpenAPI content of a stream of `model`s, one a line (`model` must be a schema of
+    the document: the body or the response of a route).
 
     OpenAPI 3.2 names a line's schema `itemSchema`; the document is OpenAPI 3.1, which the
     generators read, so it says so with the extension `x-itemSchema`, and the body itself is
