@@ -280,6 +280,11 @@ EXERCISED = {
     # harness.identity_provider runs it with the project's interpreter.
     "uv run python tests/idp.py": "contract/test_auth.py::test_a_valid_token_reads_and_writes",
     "uv run python -m benchmarks.export": "test_benchmarks.py::test_export_benchmark_smoke",
+    # With the generator of the template's dev group, and options of its own (package name).
+    "uvx openapi-python-client generate --url http://127.0.0.1:8000/openapi.json"
+    " --config client.yaml": (
+        "test_openapi.py::test_a_client_generated_from_either_document_works_against_both"
+    ),
 }
 
 

@@ -108,6 +108,8 @@ SHARED_MODULES = [
     "logging.py",
     "middleware.py",
     "ndjson.py",
+    "openapi.py",
+    "probes.py",
     "problems.py",
     "ratelimit.py",
     "settings.py",
@@ -161,6 +163,7 @@ def test_expected_files(rendered: tuple[Variant, Path]) -> None:
         "tests/test_health.py",
         "tests/test_errors.py",
         "tests/test_logging.py",
+        "tests/test_openapi.py",
     ):
         assert (root / name).is_file(), name
     assert (root / "tests" / "test_items.py").is_file() == variant.include_example_api

@@ -3,10 +3,12 @@ resource with its migration, routes and test, and the project's gates still pass
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+from test_openapi import SERVE_DOCUMENT
 
 from harness import ROOT, clean_env, find_python, render, run, uv
 
@@ -65,3 +67,11 @@ def test_add_a_resource_as_documented(tmp_path: Path, framework: str) -> None:
     assert "2 passed" in notes.stdout
     run(project, uv(), "run", "ruff", "check", ".", env=env)
     run(project, uv(), "run", "ruff", "format", "--check", ".", env=env)
+
+    # The new routes' operation ids follow the rule (openapi.py): their functions' names.
+    document = tmp_path / "openapi.json"
+    python = str(project / ".venv" / "bin" / "python")
+    run(project, python, "-c", SERVE_DOCUMENT, str(document), env=env)
+    paths = json.loads(document.read_text())["paths"]
+    assert paths["/api/v1/notes"]["post"]["operationId"] == "create_note"
+    assert paths["/api/v1/notes/{note_id}"]["get"]["operationId"] == "read_note"

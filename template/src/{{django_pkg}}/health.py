@@ -8,16 +8,17 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from .errors import problem_response
+from .probes import Live, Ready
 from .problems import DATABASE_UNAVAILABLE, report_database_outage
 from .settings import get_settings
 
 router = Router(tags=["health"])
 
 
-@router.get("/live")
-async def live(request: HttpRequest) -> dict[str, str]:
+@router.get("/live", response=Live)
+async def health_live(request: HttpRequest) -> Live:
     """The process is up and serving requests."""
-    return {"status": "ok"}
+    return Live(status="ok")
 
 
 def _select_one() -> None:
@@ -30,12 +31,12 @@ def _select_one() -> None:
         raise
 
 
-@router.get("/ready", response={200: dict[str, str]})
-async def ready(request: HttpRequest) -> dict[str, str] | HttpResponse:
+@router.get("/ready", response=Ready)
+async def health_ready(request: HttpRequest) -> Ready | HttpResponse:
     """The service can do its work: the database answers `SELECT 1`."""
     try:
         await asyncio.wait_for(sync_to_async(_select_one)(), timeout=get_settings().db_timeout)
     except Exception as error:  # noqa: BLE001 - whatever the cause, the database is unusable
         report_database_outage(error)
         return problem_response(request, 503, DATABASE_UNAVAILABLE)
-    return {"status": "ok", "database": "ok"}
+    return Ready(status="ok", database="ok")

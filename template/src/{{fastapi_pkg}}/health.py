@@ -8,19 +8,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import problem_response
+from .probes import Live, Ready
 from .problems import DATABASE_UNAVAILABLE, report_database_outage
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live")
-async def live() -> dict[str, str]:
+async def health_live() -> Live:
     """The process is up and serving requests."""
-    return {"status": "ok"}
+    return Live(status="ok")
 
 
-@router.get("/ready", response_model=None)
-async def ready(request: Request) -> dict[str, str] | Response:
+@router.get("/ready", response_model=Ready)
+async def health_ready(request: Request) -> Ready | Response:
     """The service can do its work: the database answers `SELECT 1`."""
     settings = request.app.state.settings
     try:
@@ -30,4 +31,4 @@ async def ready(request: Request) -> dict[str, str] | Response:
     except (SQLAlchemyError, OSError, TimeoutError) as error:
         report_database_outage(error)
         return problem_response(request, 503, DATABASE_UNAVAILABLE)
-    return {"status": "ok", "database": "ok"}
+    return Ready(status="ok", database="ok")

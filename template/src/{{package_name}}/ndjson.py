@@ -17,6 +17,19 @@ CHUNK_SIZE = 65_536  # bytes
 RETRY_AFTER = 5  # seconds a client refused for lack of a stream slot is asked to wait
 
 
+def ndjson_content(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI content of a stream of `model`s, one a line (`model` must be a schema of
+    the document: the body or the response of a route).
+
+    OpenAPI 3.2 names a line's schema `itemSchema`; the document is OpenAPI 3.1, which the
+    generators read, so it says so with the extension `x-itemSchema`, and the body itself is
+    text (a generator hands it over as such, or as bytes: see docs/contract.md).
+    """
+    name = model.__name__
+    body = {"type": "string", "description": f"Newline-delimited JSON: one {name} a line."}
+    return {MEDIA_TYPE: {"schema": body, "x-itemSchema": {"$ref": f"#/components/schemas/{name}"}}}
+
+
 class Busy(Exception):
     """Every stream slot of this worker is taken."""
 
