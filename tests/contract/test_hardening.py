@@ -62,12 +62,12 @@ def read_response(sock: socket.socket, timeout: float) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def assert_answers_in_a_second(service: Server, *paths: str) -> None:
+def assert_answers_in_a_second(service: Server, *paths: str, within: float = 1.0) -> None:
     """Each path answers 200 within a second (about 0.1 s here, two busy cores)."""
     for path in paths:
         begun = time.monotonic()
         assert probe(service, path).status_code == 200, path
-        assert time.monotonic() - begun < 1.0, path
+        assert time.monotonic() - begun < within, path
 
 
 def first_bytes(sock: socket.socket) -> bytes:
@@ -209,7 +209,12 @@ def test_stalled_export_readers_cannot_starve_the_service(deployment: Deployment
         readers = [connect(service, export, receive_buffer=4096) for _ in range(16)]
         try:
             time.sleep(1)  # the first four fill their buffers and stall; the others are refused
-            assert_answers_in_a_second(service, "/health/ready", "/api/v1/items?limit=1")
+            # Starved, the probes would wait for SEND_TIMEOUT (4 s). Meanwhile the four streams
+            # still encode the megabytes their socket buffers take: with another test worker
+            # on the second core, 1.3 s was seen (0.05 s on an idle machine).
+            assert_answers_in_a_second(
+                service, "/health/ready", "/api/v1/items?limit=1", within=2.5
+            )
             heads = [first_bytes(sock) for sock in readers]
             assert heads.count(b"HTTP/1.1 503") == 12, heads
             assert heads.count(b"HTTP/1.1 200") == 4, heads
