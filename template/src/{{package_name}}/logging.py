@@ -219,15 +219,14 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [make_handler(settings)]
     root.setLevel(settings.log_level)
-    # Servers install handlers of their own; send their records to the root handler instead,
-    # so that no line escapes the pipeline and none is written twice.
-    for name in ("_granian", "granian.access", "uvicorn", "uvicorn.error", "uvicorn.access"):
+    # The server (granian) installs handlers of its own; send its records to the root handler
+    # instead, so that no line escapes the pipeline and none is written twice.
+    for name in ("_granian", "granian.access"):
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
-    # The service writes its own access line (middleware), so the servers' ones are muted.
-    for name in ("granian.access", "uvicorn.access"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # The service writes its own access line (middleware), so the server's one is muted.
+    logging.getLogger("granian.access").setLevel(logging.WARNING)
     # Nothing is written to stderr behind the log's back.
     logging.captureWarnings(True)  # warnings: records of the `py.warnings` logger
     sys.unraisablehook = _log_unraisable
