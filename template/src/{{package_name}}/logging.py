@@ -189,8 +189,9 @@ class _AtMostWarning(logging.Filter):
         self.prefixes = tuple(prefixes)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.WARNING and record.name.startswith(self.prefixes):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        if record.name.startswith(self.prefixes):
+            record.levelno = min(record.levelno, logging.WARNING)
+            record.levelname = logging.getLevelName(record.levelno)
         return True
 
 
@@ -240,8 +241,10 @@ def server_log_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "handlers": {"structlog": {"()": f"{__name__}.make_handler"}},
         "root": {"handlers": ["structlog"], "level": settings.log_level},
+        # The handlers granian gave its loggers are removed (dictConfig does so for each logger
+        # it names); their records reach the root's.
         "loggers": {
-            "_granian": {"handlers": [], "propagate": True, "level": settings.log_level},
-            "granian.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+            "_granian": {"propagate": True, "level": settings.log_level},
+            "granian.access": {"propagate": True, "level": "WARNING"},
         },
     }
